@@ -1,0 +1,1 @@
+"""ENGINE ``tenancy_app.backends.postgresql``: Django's PostgreSQL backend plus search_path."""

@@ -1,0 +1,156 @@
+"""The active tenant: a ContextVar and its helpers, the only mutable tenant state.
+
+A ContextVar follows the flow of control: each thread starts with its own empty
+context, asyncio tasks copy the context they were created in, and asgiref's
+``sync_to_async`` / ``async_to_sync`` carry it across. So a tenant activated for one
+request can never be seen by another request running at the same time.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .conf import tenancy_settings
+from .names import validate_schema_name
+
+if TYPE_CHECKING:
+    from .models import TenantBase
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "Activation",
+    "get_current_schema",
+    "get_current_tenant",
+    "get_search_path",
+    "public_context",
+    "schema_context",
+    "tenant_context",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Active:
+    schema_name: str
+    tenant: TenantBase | None
+    search_path: tuple[str, ...]
+
+
+_active: ContextVar[_Active | None] = ContextVar("tenancy_active", default=None)
+
+
+def _public_search_path() -> tuple[str, ...]:
+    return (tenancy_settings.PUBLIC_SCHEMA, *tenancy_settings.EXTRA_SEARCH_PATH)
+
+
+def _search_path_for(schema_name: str, *, include_public: bool) -> tuple[str, ...]:
+    shared = _public_search_path()
+    if schema_name == shared[0]:
+        return shared
+    if not include_public:
+        return (schema_name,)
+    return (schema_name, *(name for name in shared if name != schema_name))
+
+
+class Activation:
+    """Activates a schema for a ``with`` block, an ``async with`` block or a decorated function.
+
+    Usable any number of times and nested; a decorated coroutine function keeps the
+    schema active across its awaits.
+    """
+
+    def __init__(self, active: _Active) -> None:
+        self._active = active
+        self._tokens: list[Token[_Active | None]] = []
+
+    def __enter__(self) -> TenantBase | None:
+        self._tokens.append(_active.set(self._active))
+        return self._active.tenant
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _active.reset(self._tokens.pop())
+
+    async def __aenter__(self) -> TenantBase | None:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        active = self._active
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_inner(*args: Any, **kwargs: Any) -> Any:
+                with Activation(active):
+                    return await func(*args, **kwargs)
+
+            return async_inner  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with Activation(active):
+                return func(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+
+def tenant_context(tenant: TenantBase) -> Activation:
+    """Run a block or function in ``tenant``'s schema, with ``get_current_tenant()`` set."""
+    schema_name = validate_schema_name(tenant.schema_name)
+    return Activation(
+        _Active(schema_name, tenant, _search_path_for(schema_name, include_public=True))
+    )
+
+
+def schema_context(schema_name: str, *, include_public: bool = True) -> Activation:
+    """Run a block or function in the schema ``schema_name`` (no tenant instance needed).
+
+    ``include_public=False`` leaves the shared schema off the search_path, so that
+    nothing of the shared schema can be reached by an unqualified name.
+    """
+    if schema_name not in (tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA):
+        validate_schema_name(schema_name)
+    return Activation(
+        _Active(schema_name, None, _search_path_for(schema_name, include_public=include_public))
+    )
+
+
+def public_context() -> Activation:
+    """Run a block or function in the shared (public) schema."""
+    public = tenancy_settings.PUBLIC_SCHEMA
+    return Activation(_Active(public, None, _public_search_path()))
+
+
+def get_current_tenant() -> TenantBase | None:
+    """The tenant activated by ``tenant_context`` (or the middleware), else ``None``."""
+    active = _active.get()
+    return active.tenant if active is not None else None
+
+
+def get_current_schema() -> str:
+    """The schema statements run in now: the active one, else the public schema."""
+    active = _active.get()
+    return active.schema_name if active is not None else tenancy_settings.PUBLIC_SCHEMA
+
+
+def get_search_path() -> tuple[str, ...]:
+    """The search_path the current context wants, first schema first."""
+    active = _active.get()
+    return active.search_path if active is not None else _public_search_path()

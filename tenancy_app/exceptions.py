@@ -1,0 +1,57 @@
+"""Every error tenancy_app raises, each subclassing the base a caller already catches."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.http import Http404
+
+
+class InvalidSchemaName(ValidationError):
+    """A schema name breaks the naming rules; raised before any SQL is sent."""
+
+    def __init__(self, name: object, reason: str) -> None:
+        self.schema_name = name
+        self.reason = reason
+        super().__init__(
+            f"Invalid schema name {name!r}: {reason}. Use lower-case ASCII letters, digits and "
+            "underscores, start with a letter, at most 63 bytes; 'public', "
+            "'information_schema' and names starting with 'pg_' are reserved.",
+            code="invalid_schema_name",
+        )
+
+
+class TenantNotFound(Http404):
+    """The request (host, header or path) names no known tenant."""
+
+
+class TenancyConfigurationError(ImproperlyConfigured):
+    """``settings.TENANCY`` is inconsistent; run ``manage.py check`` for details."""
+
+
+class TenantError(Exception):
+    """Base class of failures of tenant operations (provisioning, deletion, commands)."""
+
+
+class TenantAlreadyExists(TenantError):
+    """A tenant with this schema name or domain already exists."""
+
+
+class SchemaAlreadyExists(TenantError):
+    """A PostgreSQL schema with this name already exists in the database."""
+
+
+class SchemaNotFound(TenantError):
+    """The PostgreSQL schema does not exist."""
+
+
+class ProvisioningError(TenantError):
+    """Provisioning failed at a named step; nothing was left behind."""
+
+    def __init__(self, schema_name: str, step: str, cause: BaseException) -> None:
+        self.schema_name = schema_name
+        self.step = step
+        self.cause = cause
+        super().__init__(
+            f"Provisioning tenant {schema_name!r} failed while {step}: {cause}. "
+            "Nothing was kept: the registry rows and the schema were rolled back."
+        )

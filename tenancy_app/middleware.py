@@ -1,0 +1,112 @@
+"""TenantMiddleware: request -> resolvers -> tenant context -> request.tenant / request.urlconf."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import get_script_prefix, set_script_prefix
+from django.utils.module_loading import import_string
+
+from .conf import tenancy_settings
+from .context import Activation, public_context, tenant_context
+from .exceptions import TenantNotFound
+from .resolvers import BaseResolver, Resolution
+from .resolvers.base import request_host
+
+GetResponse = Callable[[HttpRequest], Any]
+
+
+@lru_cache(maxsize=8)
+def _load_resolvers(paths: tuple[str, ...]) -> tuple[BaseResolver, ...]:
+    return tuple(import_string(path)() for path in paths)
+
+
+class TenantMiddleware:
+    """Runs each request inside its tenant's context (sync and async capable).
+
+    Subclasses may override :meth:`resolve`, :meth:`not_found` and :meth:`unavailable`.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        try:
+            resolution = self.resolve(request)
+        except TenantNotFound as exc:
+            return self.not_found(request, exc)
+        activation = self.prepare(request, resolution)
+        if isinstance(activation, HttpResponseBase):
+            return activation
+        with activation:
+            return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        try:
+            resolution = await sync_to_async(self.resolve)(request)
+        except TenantNotFound as exc:
+            return await sync_to_async(self.not_found)(request, exc)
+        activation = self.prepare(request, resolution)
+        if isinstance(activation, HttpResponseBase):
+            return activation
+        async with activation:
+            response: Awaitable[HttpResponseBase] = self.get_response(request)
+            return await response
+
+    # Hooks ------------------------------------------------------------------------------
+
+    def resolvers(self) -> tuple[BaseResolver, ...]:
+        return _load_resolvers(tuple(tenancy_settings.RESOLVERS))
+
+    def resolve(self, request: HttpRequest) -> Resolution | None:
+        """Ask each resolver in turn; the first answer wins."""
+        for resolver in self.resolvers():
+            resolution = resolver.resolve(request)
+            if resolution is not None:
+                return resolution
+        return None
+
+    def prepare(
+        self, request: HttpRequest, resolution: Resolution | None
+    ) -> Activation | HttpResponseBase:
+        """Set request.tenant / request.urlconf and return what to activate (or a response)."""
+        request.tenant = None  # type: ignore[attr-defined]
+        if resolution is None:
+            if request_host(request) not in tenancy_settings.PUBLIC_DOMAINS:
+                return self.not_found(request, TenantNotFound("No tenant is served at this host."))
+            if tenancy_settings.PUBLIC_URLCONF:
+                request.urlconf = tenancy_settings.PUBLIC_URLCONF
+            return public_context()
+        tenant = resolution.tenant
+        if not tenant.is_active:
+            return self.unavailable(request, tenant)
+        request.tenant = tenant  # type: ignore[attr-defined]
+        if tenancy_settings.TENANT_URLCONF:
+            request.urlconf = tenancy_settings.TENANT_URLCONF
+        if resolution.path_prefix:
+            self.strip_path_prefix(request, resolution.path_prefix)
+        return tenant_context(tenant)
+
+    def strip_path_prefix(self, request: HttpRequest, prefix: str) -> None:
+        request.path_info = request.path_info[len(prefix) :] or "/"
+        set_script_prefix(get_script_prefix().rstrip("/") + prefix + "/")
+
+    def not_found(self, request: HttpRequest, exception: TenantNotFound) -> HttpResponseBase:
+        view: Callable[..., HttpResponseBase] = import_string(tenancy_settings.NOT_FOUND_VIEW)
+        return view(request, exception)
+
+    def unavailable(self, request: HttpRequest, tenant: Any) -> HttpResponseBase:
+        view: Callable[..., HttpResponseBase] = import_string(tenancy_settings.UNAVAILABLE_VIEW)
+        return view(request, tenant)

@@ -1,0 +1,44 @@
+"""Running Django migrations inside one schema (the engine behind migrate_schemas)."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS
+
+from ..conf import tenancy_settings
+from ..context import public_context, schema_context
+from ..exceptions import SchemaNotFound
+from ..schemas import schema_exists
+
+
+def migrate_schema(
+    schema_name: str,
+    *args: str,
+    using: str = DEFAULT_DB_ALIAS,
+    verbosity: int = 0,
+    stdout: TextIO | None = None,
+    **options: Any,
+) -> None:
+    """Run Django's ``migrate`` (with its positional ``args`` and ``options``) in one schema.
+
+    In the public schema only shared apps create tables, in a tenant schema only tenant
+    apps (see the router); each schema's own ``django_migrations`` records what ran.
+    """
+    if schema_name != tenancy_settings.PUBLIC_SCHEMA:
+        with public_context():
+            if not schema_exists(schema_name, using=using):
+                # Without the schema, PostgreSQL would resolve names in the next schema
+                # on the search_path, the shared one: refuse instead.
+                raise SchemaNotFound(f"The schema {schema_name!r} does not exist.")
+    with schema_context(schema_name):
+        call_command(
+            "migrate",
+            *args,
+            database=using,
+            verbosity=verbosity,
+            interactive=False,
+            stdout=stdout,
+            **options,
+        )

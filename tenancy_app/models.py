@@ -1,0 +1,119 @@
+"""The tenant registry, kept in the shared schema.
+
+``TenantBase`` and ``DomainBase`` are abstract; ``Tenant`` and ``Domain`` are the default
+concrete models. A project that needs its own fields subclasses the bases and points
+``TENANCY["TENANT_MODEL"]`` and ``TENANCY["DOMAIN_MODEL"]`` at its models (both together);
+the default tables are then never created (see :mod:`tenancy_app.routers`).
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .conf import tenancy_settings
+from .names import validate_schema_name
+
+
+def validate_tenant_schema_name(value: str) -> None:
+    """Model-field validator: the naming rules plus the project's own reserved schemas."""
+    validate_schema_name(
+        value, reserved=(tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA)
+    )
+
+
+def validate_host_name(value: str) -> None:
+    if value != value.strip().lower() or not value or "/" in value or " " in value:
+        raise ValidationError(
+            _("Enter a lower-case host name without scheme, port or path, e.g. acme.example.com."),
+            code="invalid_host",
+        )
+
+
+class TenantStatus(models.TextChoices):
+    PROVISIONING = "provisioning", _("Provisioning")
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    FAILED = "failed", _("Failed")
+
+
+class TenantBase(models.Model):
+    schema_name = models.CharField(
+        _("schema name"),
+        max_length=63,
+        unique=True,
+        validators=[validate_tenant_schema_name],
+        help_text=_("PostgreSQL schema holding this tenant's tables; fixed once created."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    status = models.CharField(
+        _("status"), max_length=16, choices=TenantStatus.choices, default=TenantStatus.PROVISIONING
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["schema_name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.schema_name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == TenantStatus.ACTIVE
+
+
+class DomainBase(models.Model):
+    domain = models.CharField(
+        _("domain"), max_length=253, unique=True, validators=[validate_host_name]
+    )
+    tenant = models.ForeignKey(
+        tenancy_settings.TENANT_MODEL,
+        on_delete=models.CASCADE,
+        related_name="domains",
+        verbose_name=_("tenant"),
+    )
+    is_primary = models.BooleanField(_("primary"), default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(is_primary=True),
+                name="%(app_label)s_%(class)s_one_primary_per_tenant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Tenant(TenantBase):
+    class Meta(TenantBase.Meta):
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+
+
+class Domain(DomainBase):
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="domains", verbose_name=_("tenant")
+    )
+
+    class Meta(DomainBase.Meta):
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+
+
+def get_tenant_model() -> type[TenantBase]:
+    """The tenant model the project uses (``TENANCY["TENANT_MODEL"]``)."""
+    return apps.get_model(tenancy_settings.TENANT_MODEL, require_ready=False)  # type: ignore[return-value]
+
+
+def get_domain_model() -> type[DomainBase]:
+    """The domain model the project uses (``TENANCY["DOMAIN_MODEL"]``)."""
+    return apps.get_model(tenancy_settings.DOMAIN_MODEL, require_ready=False)  # type: ignore[return-value]

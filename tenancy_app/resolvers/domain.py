@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from ..conf import tenancy_settings
+from ..lookup import tenant_for_domain
+from .base import BaseResolver, Resolution, request_host
+
+
+class DomainResolver(BaseResolver):
+    """Host header -> Domain row -> tenant (the default)."""
+
+    def resolve(self, request: HttpRequest) -> Resolution | None:
+        host = request_host(request)
+        if host in tenancy_settings.PUBLIC_DOMAINS:
+            return None
+        tenant = tenant_for_domain(host)
+        return Resolution(tenant) if tenant is not None else None

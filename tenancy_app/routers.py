@@ -1,0 +1,65 @@
+"""Which apps migrate where: shared apps in the public schema, tenant apps in tenant schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from django.apps import apps
+
+from .conf import tenancy_settings
+from .context import get_current_schema
+
+
+@lru_cache(maxsize=16)
+def _labels(entries: tuple[str, ...]) -> frozenset[str]:
+    """App labels for INSTALLED_APPS-style entries (module paths or AppConfig paths)."""
+    labels = set()
+    for config in apps.get_app_configs():
+        config_path = f"{type(config).__module__}.{type(config).__qualname__}"
+        if config.name in entries or config_path in entries:
+            labels.add(config.label)
+    return frozenset(labels)
+
+
+def shared_app_labels() -> frozenset[str]:
+    return _labels(tuple(tenancy_settings.SHARED_APPS))
+
+
+def tenant_app_labels() -> frozenset[str]:
+    return _labels(tuple(tenancy_settings.TENANT_APPS))
+
+
+def is_swapped_out_default(app_label: str, model_name: str | None) -> bool:
+    """True for the default Tenant/Domain models when the project uses its own."""
+    if app_label != "tenancy_app" or model_name not in ("tenant", "domain"):
+        return False
+    configured = {
+        "tenant": tenancy_settings.TENANT_MODEL,
+        "domain": tenancy_settings.DOMAIN_MODEL,
+    }[model_name]
+    return configured.lower() != f"tenancy_app.{model_name}"
+
+
+class TenantRouter:
+    """Database router deciding, per schema, which apps' tables may exist there.
+
+    The decision follows the active schema (see :mod:`tenancy_app.context`), so the
+    same ``migrate`` machinery creates shared tables in the public schema and tenant
+    tables in each tenant schema, never both in the wrong place.
+    """
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool:
+        if is_swapped_out_default(app_label, model_name):
+            return False
+        if get_current_schema() == tenancy_settings.PUBLIC_SCHEMA:
+            return app_label in shared_app_labels()
+        return app_label in tenant_app_labels()
+
+
+def app_labels(entries: Iterable[str]) -> frozenset[str]:
+    """App labels of INSTALLED_APPS-style entries that are installed."""
+    return _labels(tuple(entries))

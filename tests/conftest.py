@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connection
+
+from tenancy_app import provision_tenant
+from tenancy_app.context import public_context
+from tenancy_app.models import TenantBase, get_tenant_model
+from tenancy_app.schemas import drop_schema, list_schemas
+
+MakeTenant = Callable[..., TenantBase]
+
+
+@pytest.fixture
+def make_tenant(db: None) -> MakeTenant:
+    """Provision tenants inside the test's transaction (rolled back with it, schema included)."""
+
+    def make(schema_name: str, domain: str | None = None, name: str | None = None) -> TenantBase:
+        return provision_tenant(
+            schema_name=schema_name,
+            name=name or schema_name.title(),
+            domain=domain if domain is not None else f"{schema_name}.test",
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_committed_tenant(transactional_db: None) -> Iterator[MakeTenant]:
+    """Provision committed tenants (visible to other connections); dropped after the test."""
+    made: list[str] = []
+
+    def make(schema_name: str, domain: str | None = None, name: str | None = None) -> TenantBase:
+        made.append(schema_name)
+        return provision_tenant(
+            schema_name=schema_name,
+            name=name or schema_name.title(),
+            domain=domain if domain is not None else f"{schema_name}.test",
+        )
+
+    yield make
+    with public_context():
+        get_tenant_model().objects.filter(schema_name__in=made).delete()
+        for schema in made:
+            drop_schema(schema, missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test leaves the database's schemas as it found them."""
+    if "django_db_blocker" not in request.fixturenames:
+        yield
+        return
+    blocker = request.getfixturevalue("django_db_blocker")
+    with blocker.unblock(), public_context():
+        before = set(list_schemas())
+    yield
+    with blocker.unblock(), public_context():
+        connection.close()
+        after = set(list_schemas())
+    assert after == before, f"schemas left behind: {sorted(after - before)}"

@@ -1,0 +1,75 @@
+"""Settings of the test suite: a real PostgreSQL, from DATABASE_URL or the embedded server."""
+
+from pathlib import Path
+
+import environ
+
+from tenancy_app.embedded import ENGINE, embedded_database
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL", engine=ENGINE)}
+else:
+    DATABASES = {
+        "default": embedded_database(
+            env.str("TENANCY_EMBEDDED_PGDATA", default=str(BASE_DIR / ".pgdata" / "tests")),
+            "tenancy_tests",
+        )
+    }
+
+SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TENANCY = {
+    "SHARED_APPS": [
+        "tenancy_app",
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "django.contrib.admin",
+    ],
+    "TENANT_APPS": [
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "django.contrib.admin",
+        "tests.notes",
+    ],
+    "PUBLIC_DOMAINS": ["public.test", "testserver"],
+    "PUBLIC_URLCONF": "tests.urls_public",
+}
+
+INSTALLED_APPS = list(dict.fromkeys(TENANCY["SHARED_APPS"] + TENANCY["TENANT_APPS"]))
+
+DATABASE_ROUTERS = ["tenancy_app.routers.TenantRouter"]
+
+MIDDLEWARE = [
+    "tenancy_app.middleware.TenantMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]

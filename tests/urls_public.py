@@ -1,0 +1,11 @@
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from tenancy_app import get_current_schema
+
+
+def home(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"public": True, "schema": get_current_schema()})
+
+
+urlpatterns = [path("", home, name="home")]
