@@ -1,5 +1,6 @@
 """Settings of the test suite: a real PostgreSQL, from DATABASE_URL or the embedded server."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -18,6 +19,9 @@ else:
             "tenancy_tests",
         )
     }
+
+# One test database per run, so that several runs against one server never collide.
+DATABASES["default"]["TEST"] = {"NAME": f"test_tenancy_{os.getpid()}"}
 
 SECRET_KEY = "tests-only-not-secret"  # noqa: S105
 DEBUG = False
