@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +24,19 @@ GetResponse = Callable[[HttpRequest], Any]
 @lru_cache(maxsize=8)
 def _load_resolvers(paths: tuple[str, ...]) -> tuple[BaseResolver, ...]:
     return tuple(import_string(path)() for path in paths)
+
+
+@contextmanager
+def _under_path_prefix(request: HttpRequest, prefix: str, activation: Activation) -> Iterator[None]:
+    """Serve ``/t/acme/x`` as ``/x`` under the script prefix ``/t/acme/`` (subfolder routing)."""
+    request.path_info = request.path_info[len(prefix) :] or "/"
+    outer = get_script_prefix()
+    set_script_prefix(outer.rstrip("/") + prefix + "/")
+    try:
+        with activation:
+            yield
+    finally:
+        set_script_prefix(outer)
 
 
 class TenantMiddleware:
@@ -47,10 +61,10 @@ class TenantMiddleware:
             resolution = self.resolve(request)
         except TenantNotFound as exc:
             return self.not_found(request, exc)
-        activation = self.prepare(request, resolution)
-        if isinstance(activation, HttpResponseBase):
-            return activation
-        with activation:
+        serving = self.prepare(request, resolution)
+        if isinstance(serving, HttpResponseBase):
+            return serving
+        with serving:
             return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -58,10 +72,10 @@ class TenantMiddleware:
             resolution = await sync_to_async(self.resolve)(request)
         except TenantNotFound as exc:
             return await sync_to_async(self.not_found)(request, exc)
-        activation = self.prepare(request, resolution)
-        if isinstance(activation, HttpResponseBase):
-            return activation
-        async with activation:
+        serving = self.prepare(request, resolution)
+        if isinstance(serving, HttpResponseBase):
+            return serving
+        with serving:
             response: Awaitable[HttpResponseBase] = self.get_response(request)
             return await response
 
@@ -80,8 +94,8 @@ class TenantMiddleware:
 
     def prepare(
         self, request: HttpRequest, resolution: Resolution | None
-    ) -> Activation | HttpResponseBase:
-        """Set request.tenant / request.urlconf and return what to activate (or a response)."""
+    ) -> AbstractContextManager[object] | HttpResponseBase:
+        """Set request.tenant / request.urlconf; return the context to serve in, or a response."""
         request.tenant = None  # type: ignore[attr-defined]
         if resolution is None:
             if request_host(request) not in tenancy_settings.PUBLIC_DOMAINS:
@@ -96,12 +110,8 @@ class TenantMiddleware:
         if tenancy_settings.TENANT_URLCONF:
             request.urlconf = tenancy_settings.TENANT_URLCONF
         if resolution.path_prefix:
-            self.strip_path_prefix(request, resolution.path_prefix)
+            return _under_path_prefix(request, resolution.path_prefix, tenant_context(tenant))
         return tenant_context(tenant)
-
-    def strip_path_prefix(self, request: HttpRequest, prefix: str) -> None:
-        request.path_info = request.path_info[len(prefix) :] or "/"
-        set_script_prefix(get_script_prefix().rstrip("/") + prefix + "/")
 
     def not_found(self, request: HttpRequest, exception: TenantNotFound) -> HttpResponseBase:
         view: Callable[..., HttpResponseBase] = import_string(tenancy_settings.NOT_FOUND_VIEW)

@@ -7,6 +7,7 @@ from django.db import connection
 
 from tenancy_app import provision_tenant
 from tenancy_app.context import public_context
+from tenancy_app.lookup import clear_tenant_cache
 from tenancy_app.models import TenantBase, get_tenant_model
 from tenancy_app.schemas import drop_schema, list_schemas
 
@@ -45,6 +46,13 @@ def make_committed_tenant(transactional_db: None) -> Iterator[MakeTenant]:
         get_tenant_model().objects.filter(schema_name__in=made).delete()
         for schema in made:
             drop_schema(schema, missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lookup_cache() -> Iterator[None]:
+    clear_tenant_cache()
+    yield
+    clear_tenant_cache()
 
 
 @pytest.fixture(autouse=True)

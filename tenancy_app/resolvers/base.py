@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
-from django.utils.http import split_domain_port  # type: ignore[attr-defined]
+from django.http.request import split_domain_port
 
 from ..exceptions import TenantNotFound
 from ..lookup import tenant_for_schema

@@ -1,0 +1,186 @@
+"""The request path: resolvers, the middleware (sync and async), the lookup cache, statement counts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from tenancy_app import tenant_context
+from tenancy_app.models import TenantStatus
+from tests.notes.models import Note
+
+HEADER = ["tenancy_app.resolvers.HeaderResolver", "tenancy_app.resolvers.DomainResolver"]
+SUBFOLDER = ["tenancy_app.resolvers.SubfolderResolver", "tenancy_app.resolvers.DomainResolver"]
+
+
+def tenancy(**changes):
+    from django.conf import settings
+
+    return override_settings(TENANCY={**settings.TENANCY, **changes})
+
+
+@pytest.fixture
+def acme_globex(make_tenant):
+    acme, globex = make_tenant("acme"), make_tenant("globex")
+    with tenant_context(acme):
+        Note.objects.create(title="acme note")
+    with tenant_context(globex):
+        Note.objects.bulk_create([Note(title="globex 1"), Note(title="globex 2")])
+    return acme, globex
+
+
+def sets(queries) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SET search_path")]
+
+
+def test_domain_routes_each_host_to_its_tenant(acme_globex, client: Client):
+    acme = client.get("/notes/", HTTP_HOST="acme.test").json()
+    globex = client.get("/notes/", HTTP_HOST="globex.test:8000").json()
+    assert acme == {"schema": "acme", "tenant": "acme", "titles": ["acme note"], "self": "/notes/"}
+    assert globex["titles"] == ["globex 1", "globex 2"]
+    assert client.get("/notes/", HTTP_HOST="ACME.test").json()["tenant"] == "acme"
+
+
+def test_unknown_host_is_404_and_never_public(acme_globex, client: Client):
+    response = client.get("/notes/", HTTP_HOST="nobody.test")
+    assert response.status_code == 404
+    assert b"No tenant is served" in response.content
+    assert client.get("/", HTTP_HOST="nobody.test").status_code == 404
+
+
+def test_public_domain_uses_the_public_urlconf(acme_globex, client: Client):
+    response = client.get("/", HTTP_HOST="public.test")
+    assert response.json() == {"public": True, "schema": "public"}
+    assert client.get("/notes/", HTTP_HOST="public.test").status_code == 404
+
+
+def test_suspended_tenant_gets_503(acme_globex, client: Client):
+    acme, _ = acme_globex
+    acme.status = TenantStatus.SUSPENDED
+    acme.save()
+    response = client.get("/notes/", HTTP_HOST="acme.test")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+
+
+def test_configurable_not_found_view(acme_globex, client: Client):
+    with tenancy(NOT_FOUND_VIEW="tests.views.custom_not_found"):
+        response = client.get("/", HTTP_HOST="nobody.test")
+    assert response.status_code == 404
+    assert response.content == b"custom: No tenant is served at this host."
+
+
+def test_cached_tenant_on_the_same_schema_sends_nothing_extra(acme_globex, client: Client):
+    client.get("/notes/", HTTP_HOST="globex.test")  # warms the lookup cache
+    client.get("/notes/", HTTP_HOST="acme.test")  # ... and leaves acme on the session
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/notes/", HTTP_HOST="acme.test")
+    assert response.json()["titles"] == ["acme note"]
+    assert len(queries) == 1, queries.captured_queries  # the view's own query only
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/notes/", HTTP_HOST="globex.test")
+    assert len(sets(queries)) == 1  # one SET for the switch, then the view's query
+    assert len(queries) == 2
+
+
+def test_lookup_cache_is_invalidated_by_saves(acme_globex, client: Client):
+    acme, _ = acme_globex
+    assert client.get("/notes/", HTTP_HOST="acme.test").status_code == 200
+    domain = acme.domains.get()
+    domain.domain = "acme.example"
+    domain.save()
+    assert client.get("/notes/", HTTP_HOST="acme.test").status_code == 404
+    assert client.get("/notes/", HTTP_HOST="acme.example").status_code == 200
+
+
+def test_header_resolver(acme_globex, client: Client):
+    with tenancy(RESOLVERS=HEADER):
+        by_header = client.get("/notes/", HTTP_HOST="public.test", HTTP_X_TENANT_ID="globex")
+        assert by_header.json()["tenant"] == "globex"
+        assert client.get("/notes/", HTTP_HOST="acme.test").json()["tenant"] == "acme"
+        assert client.get("/notes/", HTTP_X_TENANT_ID="ghost").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "value", ["Robert'); DROP SCHEMA public;--", "pg_catalog", "public", "A" * 64, "acme,public", ""]
+)
+def test_bad_header_values_are_404_before_any_sql(acme_globex, client: Client, value: str):
+    with tenancy(RESOLVERS=HEADER), CaptureQueriesContext(connection) as queries:
+        response = client.get("/notes/", HTTP_HOST="public.test", HTTP_X_TENANT_ID=value)
+    assert response.status_code == 404
+    assert queries.captured_queries == []
+
+
+def test_subfolder_resolver_strips_and_restores_the_prefix(acme_globex, client: Client):
+    with tenancy(RESOLVERS=SUBFOLDER):
+        body = client.get("/t/globex/notes/", HTTP_HOST="public.test").json()
+        assert body["tenant"] == "globex"
+        assert body["self"] == "/t/globex/notes/"
+        assert body["titles"] == ["globex 1", "globex 2"]
+        assert client.get("/", HTTP_HOST="public.test").json()["public"] is True
+        assert client.get("/t/ghost/notes/", HTTP_HOST="public.test").status_code == 404
+        assert client.get("/t/Bad-Name/notes/", HTTP_HOST="public.test").status_code == 404
+        assert client.get("/notes/", HTTP_HOST="acme.test").json()["self"] == "/notes/"
+
+
+def test_request_tenant_is_always_set(acme_globex, rf):
+    from tenancy_app.middleware import TenantMiddleware
+
+    seen = {}
+
+    def view(request):
+        seen["tenant"] = request.tenant
+        from django.http import HttpResponse
+
+        return HttpResponse()
+
+    TenantMiddleware(view)(rf.get("/", HTTP_HOST="public.test"))
+    assert seen["tenant"] is None
+    TenantMiddleware(view)(rf.get("/", HTTP_HOST="acme.test"))
+    assert seen["tenant"].schema_name == "acme"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_middleware_and_async_orm(make_committed_tenant):
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncRequestFactory
+
+    from tenancy_app.middleware import TenantMiddleware
+    from tests.urls import async_notes
+
+    acme, globex = make_committed_tenant("acme"), make_committed_tenant("globex")
+    with tenant_context(globex):
+        Note.objects.create(title="g")
+
+    async def view(request):
+        return await async_notes(request)
+
+    middleware = TenantMiddleware(view)
+    assert asyncio.iscoroutinefunction(middleware)
+
+    async def get(host):
+        request = AsyncRequestFactory().get("/async-notes/")
+        request.META["HTTP_HOST"] = host
+        response = await middleware(request)
+        return response.status_code, (
+            json.loads(response.content) if response.status_code == 200 else None
+        )
+
+    async def main():
+        results = await asyncio.gather(
+            *[get(host) for host in ["acme.test", "globex.test"] * 4 + ["nobody.test"]]
+        )
+        await sync_to_async(lambda: connection.close())()
+        return results
+
+    results = asyncio.run(main())
+    assert results[:2] == [(200, {"schema": "acme", "titles": []}),
+                           (200, {"schema": "globex", "titles": ["g"]})]
+    assert results[2:8] == results[:2] * 3
+    assert results[8] == (404, None)
