@@ -1,0 +1,1 @@
+"""A small SaaS built on tenancy_app: a public site and one schema per customer."""

@@ -1,0 +1,1 @@
+"""Projects and tasks: the per-customer app, installed in every tenant schema."""
