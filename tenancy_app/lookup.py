@@ -13,7 +13,7 @@ import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -37,7 +37,7 @@ class TenantLookupCache:
             found = self._entries.get(key, _MISS)
             if found is not _MISS:
                 self._entries.move_to_end(key)
-                return copy.copy(found)  # type: ignore[arg-type]
+                return copy.copy(cast("TenantBase | None", found))
         tenant = load()
         with self._lock:
             self._entries[key] = tenant
@@ -67,11 +67,12 @@ def tenant_for_domain(host: str) -> TenantBase | None:
     def load() -> TenantBase | None:
         with public_context():
             domain = (
-                get_domain_model()._default_manager.select_related("tenant")
+                get_domain_model()
+                ._default_manager.select_related("tenant")
                 .filter(domain=host)
                 .first()
             )
-        return domain.tenant if domain is not None else None  # type: ignore[attr-defined]
+        return domain.tenant if domain is not None else None
 
     return lookup_cache.get_or_load(("domain", host), load)
 

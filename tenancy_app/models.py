@@ -111,9 +111,9 @@ class Domain(DomainBase):
 
 def get_tenant_model() -> type[TenantBase]:
     """The tenant model the project uses (``TENANCY["TENANT_MODEL"]``)."""
-    return apps.get_model(tenancy_settings.TENANT_MODEL, require_ready=False)  # type: ignore[return-value]
+    return apps.get_model(tenancy_settings.TENANT_MODEL, require_ready=False)
 
 
 def get_domain_model() -> type[DomainBase]:
     """The domain model the project uses (``TENANCY["DOMAIN_MODEL"]``)."""
-    return apps.get_model(tenancy_settings.DOMAIN_MODEL, require_ready=False)  # type: ignore[return-value]
+    return apps.get_model(tenancy_settings.DOMAIN_MODEL, require_ready=False)

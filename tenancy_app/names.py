@@ -25,8 +25,9 @@ def validate_schema_name(name: object, *, reserved: Iterable[str] = ()) -> str:
         raise InvalidSchemaName(name, f"it is longer than {MAX_SCHEMA_NAME_BYTES} bytes")
     if not _SCHEMA_NAME_RE.match(name):
         raise InvalidSchemaName(
-            name, "only lower-case ASCII letters, digits and underscores are allowed, "
-            "starting with a letter"
+            name,
+            "only lower-case ASCII letters, digits and underscores are allowed, "
+            "starting with a letter",
         )
     if name.startswith("pg_"):
         raise InvalidSchemaName(name, "names starting with 'pg_' are reserved by PostgreSQL")

@@ -55,7 +55,8 @@ def provision_tenant(
             tenant.save(using=using)
             if domain is not None:
                 step = "registering the domain"
-                get_domain_model()(tenant=tenant, domain=domain, is_primary=True).save(using=using)
+                domain_model: Any = get_domain_model()
+                domain_model(tenant=tenant, domain=domain, is_primary=True).save(using=using)
             step = "creating the schema"
             create_schema(schema_name, using=using)
             step = "migrating the schema"
@@ -78,9 +79,7 @@ def provision_tenant(
     return tenant
 
 
-def delete_tenant(
-    tenant: TenantBase, *, drop: bool = True, using: str = DEFAULT_DB_ALIAS
-) -> None:
+def delete_tenant(tenant: TenantBase, *, drop: bool = True, using: str = DEFAULT_DB_ALIAS) -> None:
     """Delete the tenant's registry rows and, unless ``drop=False``, its schema (CASCADE)."""
     with public_context(), transaction.atomic(using=using):
         schema_name = tenant.schema_name

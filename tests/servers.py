@@ -39,22 +39,46 @@ def pg15_server() -> Iterator[dict[str, Any]]:
         for path in (root, data):
             os.chown(path, user.pw_uid, user.pw_gid)
     subprocess.run(
-        _as_server_user([str(PG15_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                         "--auth=trust", "--encoding=utf8"]),
-        check=True, capture_output=True,
+        _as_server_user(
+            [
+                str(PG15_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=utf8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
-        _as_server_user([str(PG15_BIN / "pg_ctl"), "-D", str(data), "-w", "-l",
-                         str(data / "log"), "-o", f"-h '' -k {root} -p 5439", "start"]),
-        check=True, capture_output=True,
+        _as_server_user(
+            [
+                str(PG15_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(data / "log"),
+                "-o",
+                f"-h '' -k {root} -p 5439",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
         yield {"host": str(root), "port": 5439, "user": "postgres", "dbname": "postgres"}
     finally:
         subprocess.run(
-            _as_server_user([str(PG15_BIN / "pg_ctl"), "-D", str(data), "-w", "-m", "fast",
-                             "stop"]),
-            check=False, capture_output=True,
+            _as_server_user(
+                [str(PG15_BIN / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"]
+            ),
+            check=False,
+            capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -30,7 +31,7 @@ ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-TENANCY = {
+TENANCY: dict[str, Any] = {
     "SHARED_APPS": [
         "tenancy_app",
         "django.contrib.contenttypes",

@@ -27,9 +27,13 @@ _aliases = itertools.count()
 
 def _pg18_params() -> Iterator[dict[str, Any]]:
     params = default_connection.get_connection_params()
-    yield {"host": params.get("host", ""), "port": params.get("port", 5432),
-           "user": params.get("user", "postgres"), "password": params.get("password", ""),
-           "dbname": "postgres"}
+    yield {
+        "host": params.get("host", ""),
+        "port": params.get("port", 5432),
+        "user": params.get("user", "postgres"),
+        "password": params.get("password", ""),
+        "dbname": "postgres",
+    }
 
 
 @pytest.fixture(scope="module", params=["pg18", "pg15"])
@@ -47,16 +51,21 @@ def server(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[d
             scratch = {**params, "dbname": name}
             with psycopg.connect(**scratch, autocommit=True) as setup:
                 for schema, rows in ROWS.items():
-                    setup.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        sql.Identifier(schema)))
-                    setup.execute(sql.SQL("CREATE TABLE {}.t (x int)").format(
-                        sql.Identifier(schema)))
-                    setup.execute(sql.SQL("INSERT INTO {}.t SELECT generate_series(1, %s)")
-                                  .format(sql.Identifier(schema)), [rows])
+                    setup.execute(
+                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                    )
+                    setup.execute(
+                        sql.SQL("CREATE TABLE {}.t (x int)").format(sql.Identifier(schema))
+                    )
+                    setup.execute(
+                        sql.SQL("INSERT INTO {}.t SELECT generate_series(1, %s)").format(
+                            sql.Identifier(schema)
+                        ),
+                        [rows],
+                    )
             yield {**scratch, "version": request.param}
             with psycopg.connect(**params, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                    sql.Identifier(name)))
+                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 class _contextless:
@@ -81,11 +90,20 @@ def make_wrapper(server: dict[str, Any], django_db_blocker: Any) -> Iterator[Mak
     def make(alias: str | None = None, **overrides: Any) -> DatabaseWrapper:
         alias = alias or f"scratch{next(_aliases)}"
         settings_dict = {
-            "ENGINE": "tenancy_app.backends.postgresql", "NAME": server["dbname"],
-            "USER": server["user"], "PASSWORD": server.get("password", ""),
-            "HOST": server["host"], "PORT": str(server["port"]), "OPTIONS": {},
-            "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "AUTOCOMMIT": True,
-            "ATOMIC_REQUESTS": False, "TIME_ZONE": None, "TEST": {}, **overrides,
+            "ENGINE": "tenancy_app.backends.postgresql",
+            "NAME": server["dbname"],
+            "USER": server["user"],
+            "PASSWORD": server.get("password", ""),
+            "HOST": server["host"],
+            "PORT": str(server["port"]),
+            "OPTIONS": {},
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": False,
+            "AUTOCOMMIT": True,
+            "ATOMIC_REQUESTS": False,
+            "TIME_ZONE": None,
+            "TEST": {},
+            **overrides,
         }
         wrapper = DatabaseWrapper(settings_dict, alias=alias)
         connections[alias] = wrapper
@@ -107,7 +125,9 @@ def count(wrapper: DatabaseWrapper) -> int:
 
 
 def sets(queries: CaptureQueriesContext) -> int:
-    return sum(1 for query in queries.captured_queries if query["sql"].startswith("SET search_path"))
+    return sum(
+        1 for query in queries.captured_queries if query["sql"].startswith("SET search_path")
+    )
 
 
 def server_search_path(wrapper: DatabaseWrapper) -> str:
@@ -292,9 +312,12 @@ def test_recycles_a_connection_that_visited_too_many_schemas(make_wrapper: MakeW
 def test_failed_statement_in_transaction_then_rollback(make_wrapper: MakeWrapper) -> None:
     db = make_wrapper()
     with schema_context("a"), transaction.atomic(using=db.alias):
-        with pytest.raises(Exception, match="no_such_table"), transaction.atomic(using=db.alias):
-            with db.cursor() as cursor:
-                cursor.execute("SELECT * FROM no_such_table")
+        with (
+            pytest.raises(Exception, match="no_such_table"),
+            transaction.atomic(using=db.alias),
+            db.cursor() as cursor,
+        ):
+            cursor.execute("SELECT * FROM no_such_table")
         assert count(db) == ROWS["a"]
 
 

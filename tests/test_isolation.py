@@ -94,7 +94,9 @@ def test_threads_on_different_tenants_at_once(make_committed_tenant):
                 for name in order:
                     with tenant_context(tenants[name]):
                         seen = Note.objects.count()
-                        prefixes = {t[: len(name)] for t in Note.objects.values_list("title", flat=True)}
+                        prefixes = {
+                            t[: len(name)] for t in Note.objects.values_list("title", flat=True)
+                        }
                     if seen != expected[name] or prefixes != {name}:
                         errors.append(f"{name}: {seen} rows, {prefixes}")
         finally:

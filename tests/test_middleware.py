@@ -1,4 +1,4 @@
-"""The request path: resolvers, the middleware (sync and async), the lookup cache, statement counts."""
+"""The request path: resolvers, middleware (sync and async), lookup cache, statement counts."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def test_header_resolver(acme_globex, client: Client):
 
 
 @pytest.mark.parametrize(
-    "value", ["Robert'); DROP SCHEMA public;--", "pg_catalog", "public", "A" * 64, "acme,public", ""]
+    "value",
+    ["Robert'); DROP SCHEMA public;--", "pg_catalog", "public", "A" * 64, "acme,public", ""],
 )
 def test_bad_header_values_are_404_before_any_sql(acme_globex, client: Client, value: str):
     with tenancy(RESOLVERS=HEADER), CaptureQueriesContext(connection) as queries:
@@ -154,7 +155,8 @@ def test_async_middleware_and_async_orm(make_committed_tenant):
     from tenancy_app.middleware import TenantMiddleware
     from tests.urls import async_notes
 
-    acme, globex = make_committed_tenant("acme"), make_committed_tenant("globex")
+    make_committed_tenant("acme")
+    globex = make_committed_tenant("globex")
     with tenant_context(globex):
         Note.objects.create(title="g")
 
@@ -180,7 +182,9 @@ def test_async_middleware_and_async_orm(make_committed_tenant):
         return results
 
     results = asyncio.run(main())
-    assert results[:2] == [(200, {"schema": "acme", "titles": []}),
-                           (200, {"schema": "globex", "titles": ["g"]})]
+    assert results[:2] == [
+        (200, {"schema": "acme", "titles": []}),
+        (200, {"schema": "globex", "titles": ["g"]}),
+    ]
     assert results[2:8] == results[:2] * 3
     assert results[8] == (404, None)

@@ -91,20 +91,20 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             )
 
     def _commit(self) -> None:
-        super()._commit()
+        super()._commit()  # type: ignore[misc]
         if self.connection is not None:
             SessionSearchPath.of(self.connection).committed()
 
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]
         finally:
             if self.connection is not None:
                 SessionSearchPath.of(self.connection).rolled_back(to_savepoint=False)
 
     def _savepoint_rollback(self, sid: str) -> None:
         try:
-            super()._savepoint_rollback(sid)
+            super()._savepoint_rollback(sid)  # type: ignore[misc]
         finally:
             if self.connection is not None:
                 SessionSearchPath.of(self.connection).rolled_back(to_savepoint=True)

@@ -31,6 +31,6 @@ _TABLES_OF_CURRENT_SCHEMA = """
 
 
 class DatabaseIntrospection(PostgresIntrospection):
-    def get_table_list(self, cursor: Any) -> list[TableInfo]:
+    def get_table_list(self, cursor: Any) -> list[Any]:
         cursor.execute(_TABLES_OF_CURRENT_SCHEMA)
         return [TableInfo(*row) for row in cursor.fetchall() if row[0] not in self.ignored_tables]
