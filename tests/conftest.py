@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.db import connection
 
 from tenancy_app import provision_tenant
 from tenancy_app.context import public_context
@@ -66,6 +65,5 @@ def _no_leftover_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
         before = set(list_schemas())
     yield
     with blocker.unblock(), public_context():
-        connection.close()
         after = set(list_schemas())
     assert after == before, f"schemas left behind: {sorted(after - before)}"

@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, reverse
 
@@ -22,6 +23,7 @@ async def async_notes(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("notes/", notes, name="notes"),
     path("async-notes/", async_notes, name="async-notes"),
 ]

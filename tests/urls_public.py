@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
@@ -8,4 +9,4 @@ def home(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"public": True, "schema": get_current_schema()})
 
 
-urlpatterns = [path("", home, name="home")]
+urlpatterns = [path("", home, name="home"), path("admin/", admin.site.urls)]
