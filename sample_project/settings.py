@@ -85,6 +85,14 @@ TEMPLATES = [
     }
 ]
 
+# Cache keys carry the active schema, so one tenant never reads another's entries.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "KEY_FUNCTION": "tenancy_app.cache.make_key",
+    }
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "tenant_admin:login"
 LANGUAGE_CODE = "en-us"

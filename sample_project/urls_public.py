@@ -1,13 +1,17 @@
-"""URLs of the public site (localhost, 127.0.0.1): TENANCY["PUBLIC_URLCONF"]."""
+"""URLs of the public site (localhost, 127.0.0.1): TENANCY["PUBLIC_URLCONF"].
+
+The admin here is Django's default site: the operators' accounts and tenancy_app's
+tenant registry (adding a tenant there provisions its schema).
+"""
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import path
 
 from sample_project.site import views
-from sample_project.site.admin import public_admin_site
 
 urlpatterns = [
     path("", views.landing, name="landing"),
-    path("admin/", public_admin_site.urls),
+    path("admin/", admin.site.urls),
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, transaction
 
@@ -120,18 +120,17 @@ class Command(BaseCommand):
             call_command("runserver", options["addrport"], use_reloader=False)
 
     def migrate(self) -> None:
-        self.stdout.write("Migrating the shared schema and every tenant schema...")
-        if "migrate_schemas" in get_commands():
-            call_command("migrate_schemas", interactive=False, verbosity=0, stdout=self.stdout)
-            return
-        # Until the migrate_schemas command exists: the shared schema, then each tenant.
-        from tenancy_app.migration import migrate_schema
-
-        migrate_schema("public")
-        with public_context():
-            schemas = list(get_tenant_model().objects.values_list("schema_name", flat=True))
-        for schema in schemas:
-            migrate_schema(schema)
+        self.stdout.write("Migrating the shared schema, then every tenant schema...")
+        # Two steps: on a new database the registry table must exist before
+        # migrate_schemas can list the tenants to migrate.
+        for which in ("shared", "tenants"):
+            call_command(
+                "migrate_schemas",
+                interactive=False,
+                verbosity=0,
+                stdout=self.stdout,
+                **{which: True},
+            )
 
     def ensure_tenant(self, demo: DemoTenant) -> TenantBase:
         with public_context():
