@@ -1,3 +1,0 @@
-"""System checks for tenancy_app (ids documented in docs/checks.rst)."""
-
-from __future__ import annotations

@@ -1,0 +1,59 @@
+"""System checks for tenancy_app; every id is documented in docs/checks.rst.
+
+Importing this package registers the checks (``TenancyConfig.ready()`` does). None of
+them needs the database: they read settings, import dotted paths and look at the app
+registry, so ``manage.py check`` runs them without a connection.
+
+    installation  tenancy.E001-E003, W001  engine, router, middleware
+    placement     tenancy.E004-E010, W002  which apps live where; the registry models
+    values        tenancy.E011-E019, W003  the values in settings.TENANCY
+    isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
+"""
+
+from __future__ import annotations
+
+from .installation import check_database_engines, check_middleware, check_router
+from .isolation import (
+    check_admin,
+    check_auth_content_types,
+    check_caches,
+    check_session_cookie_domain,
+    check_sessions,
+    check_shared_relations,
+)
+from .placement import (
+    check_app_lists,
+    check_apps_placed,
+    check_registry_models,
+    check_tenancy_app_shared,
+)
+from .values import (
+    check_limits,
+    check_resolvers,
+    check_schema_names,
+    check_unknown_keys,
+    check_urlconfs,
+    check_views,
+)
+
+__all__ = [
+    "check_admin",
+    "check_app_lists",
+    "check_apps_placed",
+    "check_auth_content_types",
+    "check_caches",
+    "check_database_engines",
+    "check_limits",
+    "check_middleware",
+    "check_registry_models",
+    "check_resolvers",
+    "check_router",
+    "check_schema_names",
+    "check_session_cookie_domain",
+    "check_sessions",
+    "check_shared_relations",
+    "check_tenancy_app_shared",
+    "check_unknown_keys",
+    "check_urlconfs",
+    "check_views",
+]

@@ -1,0 +1,172 @@
+"""Checks of the values in settings.TENANCY."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from importlib import import_module
+from typing import Any
+
+from django.core.checks import Error, Tags, Warning, register
+
+from ..conf import DEFAULTS, tenancy_settings
+from ..exceptions import InvalidSchemaName
+from ..names import MAX_SCHEMA_NAME_BYTES, validate_schema_name
+from ._lookup import AppConfigs, Messages, is_subclass, load
+
+RESOLVER_BASE = "tenancy_app.resolvers.BaseResolver"
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+
+@register(Tags.compatibility)
+def check_schema_names(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E011-E013: PUBLIC_SCHEMA and TEMPLATE_SCHEMA are usable and distinct."""
+    errors: Messages = []
+    public, template = tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA
+    if not _IDENTIFIER.match(public) or len(public.encode()) > MAX_SCHEMA_NAME_BYTES:
+        errors.append(
+            Error(
+                f"TENANCY['PUBLIC_SCHEMA'] is {public!r}, which is not a plain lower-case "
+                "PostgreSQL identifier.",
+                hint="Use lower-case ASCII letters, digits and underscores, not starting with "
+                f"a digit, at most {MAX_SCHEMA_NAME_BYTES} bytes; usually 'public'.",
+                id="tenancy.E011",
+            )
+        )
+    if template == public:
+        errors.append(
+            Error(
+                f"TENANCY['PUBLIC_SCHEMA'] and TENANCY['TEMPLATE_SCHEMA'] are both {public!r}: "
+                "provisioning would copy the shared schema into every new tenant.",
+                hint="Give the template schema a name of its own; the default is "
+                "'tenancy_template'.",
+                id="tenancy.E013",
+            )
+        )
+        return errors
+    try:
+        validate_schema_name(template)
+    except InvalidSchemaName as exc:
+        errors.append(
+            Error(
+                f"TENANCY['TEMPLATE_SCHEMA'] is not a valid schema name: {exc}",
+                hint="Use a name a tenant could have, e.g. 'tenancy_template'.",
+                id="tenancy.E012",
+            )
+        )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_unknown_keys(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.W003: every key of settings.TENANCY is one the app reads."""
+    warnings: Messages = []
+    for key in sorted(tenancy_settings.user_keys() - DEFAULTS.keys()):
+        close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
+        warnings.append(
+            Warning(
+                f"TENANCY has an unknown key {key!r}; it is ignored.",
+                hint=f"Did you mean {close[0]!r}?"
+                if close
+                else f"The known keys are: {', '.join(sorted(DEFAULTS))}.",
+                id="tenancy.W003",
+            )
+        )
+    return warnings
+
+
+@register(Tags.compatibility)
+def check_resolvers(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E014: RESOLVERS is not empty; tenancy.E015: each entry is a resolver class."""
+    resolvers = tenancy_settings._get("RESOLVERS")
+    if not isinstance(resolvers, list | tuple):
+        return []  # tenancy.E004
+    if not resolvers:
+        return [
+            Error(
+                "TENANCY['RESOLVERS'] is empty: no request could ever find its tenant.",
+                hint="Use at least ['tenancy_app.resolvers.DomainResolver'].",
+                id="tenancy.E014",
+            )
+        ]
+    return [
+        Error(
+            f"TENANCY['RESOLVERS'] has {path!r}, which is not an importable subclass of "
+            f"{RESOLVER_BASE}.",
+            hint="Correct the dotted path, or make the class subclass BaseResolver.",
+            id="tenancy.E015",
+        )
+        for path in resolvers
+        if not is_subclass(load(str(path)), RESOLVER_BASE)
+    ]
+
+
+@register(Tags.compatibility)
+def check_views(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E016: NOT_FOUND_VIEW and UNAVAILABLE_VIEW import to callables."""
+    errors: Messages = []
+    for key in ("NOT_FOUND_VIEW", "UNAVAILABLE_VIEW"):
+        path = str(tenancy_settings._get(key))
+        if not callable(load(path)):
+            errors.append(
+                Error(
+                    f"TENANCY[{key!r}] is {path!r}, which is not an importable view.",
+                    hint=f"Correct the dotted path, or remove TENANCY[{key!r}] to use the "
+                    "default view.",
+                    id="tenancy.E016",
+                )
+            )
+    return errors
+
+
+@register(Tags.urls)
+def check_urlconfs(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E017: PUBLIC_URLCONF and TENANT_URLCONF are importable modules."""
+    errors: Messages = []
+    for key in ("PUBLIC_URLCONF", "TENANT_URLCONF"):
+        module = tenancy_settings._get(key)
+        if not module:
+            continue
+        try:
+            if not isinstance(module, str):
+                raise TypeError("not a dotted module path")
+            import_module(module)
+        except Exception as exc:  # a broken URLconf can raise anything while importing
+            errors.append(
+                Error(
+                    f"TENANCY[{key!r}] is {module!r}, which cannot be imported: {exc}",
+                    hint="Use the dotted path of a URLconf module, or None.",
+                    id="tenancy.E017",
+                )
+            )
+    return errors
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@register(Tags.compatibility)
+def check_limits(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E018: MAX_SCHEMAS_PER_CONNECTION; tenancy.E019: LOOKUP_CACHE_SIZE."""
+    errors: Messages = []
+    max_schemas = tenancy_settings._get("MAX_SCHEMAS_PER_CONNECTION")
+    if max_schemas is not None and not (_is_int(max_schemas) and max_schemas > 0):
+        errors.append(
+            Error(
+                f"TENANCY['MAX_SCHEMAS_PER_CONNECTION'] is {max_schemas!r}.",
+                hint="Use a positive int (a connection is recycled after visiting that many "
+                "schemas) or None (no limit).",
+                id="tenancy.E018",
+            )
+        )
+    size = tenancy_settings._get("LOOKUP_CACHE_SIZE")
+    if not (_is_int(size) and size >= 0):
+        errors.append(
+            Error(
+                f"TENANCY['LOOKUP_CACHE_SIZE'] is {size!r}.",
+                hint="Use an int >= 0; 0 turns the tenant lookup cache off.",
+                id="tenancy.E019",
+            )
+        )
+    return errors
