@@ -1,0 +1,1 @@
+"""Management commands of tenancy_app; shared helpers live in :mod:`.base`."""

@@ -1,0 +1,152 @@
+"""What the tenancy management commands share: options, input, lookups and user errors.
+
+Commands stay thin: they parse options, validate schema names before any SQL, call
+the services (:mod:`tenancy_app.provisioning`, :mod:`tenancy_app.migration`) and turn
+the errors a user can fix into :class:`~django.core.management.CommandError`, which
+Django prints without a traceback and answers with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.core.management import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from ..conf import tenancy_settings
+from ..context import public_context
+from ..exceptions import TenantError
+from ..models import TenantBase, get_tenant_model
+from ..names import validate_schema_name
+from ..schemas import schema_exists
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn errors caused by the user's input into ``CommandError`` (no traceback).
+
+    Covers :class:`~tenancy_app.exceptions.InvalidSchemaName` and other validation
+    errors, and every :class:`~tenancy_app.exceptions.TenantError` (tenant or schema
+    already exists, schema not found, provisioning failed).
+    """
+    try:
+        yield
+    except ValidationError as exc:
+        raise CommandError("; ".join(exc.messages)) from exc
+    except TenantError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def check_schema_name(name: str, *, allow: Iterable[str] = ()) -> str:
+    """Validate a tenant schema name given on the command line; runs no SQL.
+
+    The project's public and template schemas are refused unless listed in ``allow``.
+    """
+    allowed = set(allow)
+    if name in allowed:
+        return name
+    reserved = {tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA} - allowed
+    with user_errors():
+        return validate_schema_name(name, reserved=reserved)
+
+
+def add_noinput_argument(parser: CommandParser, help: str | None = None) -> None:
+    parser.add_argument(
+        "--noinput",
+        "--no-input",
+        action="store_false",
+        dest="interactive",
+        help=help or "Never prompt: every value must come from the options.",
+    )
+
+
+def add_database_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--database",
+        default=DEFAULT_DB_ALIAS,
+        choices=tuple(connections),
+        help='The database holding the tenant registry and schemas (default: "default").',
+    )
+
+
+def is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def get_tenant(schema_name: str, *, using: str = DEFAULT_DB_ALIAS) -> TenantBase:
+    """The registered tenant owning ``schema_name``, else ``CommandError``."""
+    with public_context():
+        tenant = (
+            get_tenant_model()._default_manager.using(using).filter(schema_name=schema_name).first()
+        )
+    if tenant is None:
+        raise CommandError(
+            f"No tenant with schema {schema_name!r}. Run `manage.py list_tenants` to see them."
+        )
+    return tenant
+
+
+def require_schema(schema_name: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Refuse to work in a schema that does not exist.
+
+    Without it, PostgreSQL would resolve table names in the next schema on the
+    search_path, the shared one, and the command would act on shared rows.
+    """
+    with public_context():
+        if not schema_exists(schema_name, using=using):
+            raise CommandError(
+                f"The schema {schema_name!r} does not exist in the database, although a "
+                "tenant is registered for it."
+            )
+
+
+def format_error(exc: BaseException) -> str:
+    """One line for a failure report: the message, with the type for unexpected errors."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, CommandError | TenantError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return " ".join(message.split())
+
+
+class TenancyCommand(BaseCommand):
+    """Base of the tenancy commands: user errors become ``CommandError``; prompts read ``stdin``.
+
+    ``stdin`` can be passed to ``call_command`` (as for Django's ``createsuperuser``),
+    which is how tests answer prompts.
+    """
+
+    stealth_options = ("stdin",)
+    stdin: IO[str]
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        self.stdin = options.get("stdin") or sys.stdin
+        with user_errors():
+            self.validate(options)
+            return super().execute(*args, **options)
+
+    def validate(self, options: dict[str, Any]) -> None:
+        """Check the options before anything else runs (system checks, any SQL).
+
+        Subclasses validate schema names here and raise ``CommandError``.
+        """
+
+    def can_prompt(self, options: dict[str, Any]) -> bool:
+        """Prompts are shown only on a terminal and never with ``--noinput``."""
+        return bool(options.get("interactive", True)) and is_terminal(self.stdin)
+
+    def prompt(self, question: str) -> str:
+        """Ask one question on stdout and read one line of stdin (``CommandError`` on EOF)."""
+        self.stdout.write(question, ending="")
+        self.stdout.flush()
+        line = self.stdin.readline()
+        if not line:
+            raise CommandError("Aborted: no answer (end of input).")
+        return line.strip()

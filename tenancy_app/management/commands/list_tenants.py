@@ -1,0 +1,79 @@
+"""``list_tenants``: the tenant registry as a table or as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management import CommandParser
+from django.db.models import Prefetch
+
+from ...context import public_context
+from ...models import TenantStatus, get_domain_model, get_tenant_model
+from ..base import TenancyCommand, add_database_argument
+
+COLUMNS = ("schema_name", "name", "status", "primary_domain")
+HEADINGS = ("SCHEMA", "NAME", "STATUS", "PRIMARY DOMAIN")
+
+
+class Command(TenancyCommand):
+    help = (
+        "List the tenants (schema, name, status, primary domain), ordered by schema name, "
+        "as a table or as JSON."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--format",
+            choices=("table", "json"),
+            default="table",
+            help="Output format (default: table). JSON is a list of objects.",
+        )
+        parser.add_argument(
+            "--status",
+            action="append",
+            choices=TenantStatus.values,
+            help="Only tenants with this status; repeat for several.",
+        )
+        add_database_argument(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rows = self._rows(options["status"], using=options["database"])
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(rows, indent=2))
+        else:
+            self._table(rows)
+
+    def _rows(self, statuses: list[str] | None, *, using: str) -> list[dict[str, str | None]]:
+        primary = Prefetch(
+            "domains",
+            queryset=get_domain_model()._default_manager.using(using).filter(is_primary=True),
+            to_attr="primary_domains",
+        )
+        with public_context():
+            tenants = get_tenant_model()._default_manager.using(using).order_by("schema_name")
+            if statuses:
+                tenants = tenants.filter(status__in=statuses)
+            return [
+                {
+                    "schema_name": tenant.schema_name,
+                    "name": tenant.name,
+                    "status": tenant.status,
+                    "primary_domain": next(
+                        (domain.domain for domain in tenant.primary_domains), None
+                    ),
+                }
+                for tenant in tenants.prefetch_related(primary)
+            ]
+
+    def _table(self, rows: list[dict[str, str | None]]) -> None:
+        if not rows:
+            self.stdout.write("No tenants.")
+            return
+        cells = [HEADINGS] + [tuple(row[column] or "-" for column in COLUMNS) for row in rows]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+        for number, line in enumerate(cells):
+            text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+            text = text.rstrip()
+            self.stdout.write(self.style.MIGRATE_HEADING(text) if number == 0 else text)
+        self.stdout.write(f"({len(rows)} tenant{'s' if len(rows) != 1 else ''})")
