@@ -7,6 +7,8 @@ from functools import lru_cache
 from typing import Any
 
 from django.apps import apps
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from .conf import tenancy_settings
 from .context import get_current_schema
@@ -21,6 +23,12 @@ def _labels(entries: tuple[str, ...]) -> frozenset[str]:
         if config.name in entries or config_path in entries:
             labels.add(config.label)
     return frozenset(labels)
+
+
+@receiver(setting_changed)
+def _forget_labels(*, setting: str, **kwargs: Any) -> None:
+    if setting == "INSTALLED_APPS":
+        _labels.cache_clear()
 
 
 def shared_app_labels() -> frozenset[str]:

@@ -24,7 +24,7 @@ else:
 # One test database per run, so that several runs against one server never collide.
 DATABASES["default"]["TEST"] = {"NAME": f"test_tenancy_{os.getpid()}"}
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 ALLOWED_HOSTS = ["*"]
@@ -53,6 +53,13 @@ TENANCY: dict[str, Any] = {
 }
 
 INSTALLED_APPS = list(dict.fromkeys(TENANCY["SHARED_APPS"] + TENANCY["TENANT_APPS"]))
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "KEY_FUNCTION": "tenancy_app.cache.make_key",
+    }
+}
 
 DATABASE_ROUTERS = ["tenancy_app.routers.TenantRouter"]
 

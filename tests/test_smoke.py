@@ -1,5 +1,5 @@
-from tests.notes.models import Note
 from tenancy_app import tenant_context
+from tests.notes.models import Note
 
 
 def test_two_tenants_isolated(make_tenant):
