@@ -45,13 +45,22 @@ def create_schema(name: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def drop_schema(name: str, *, using: str = DEFAULT_DB_ALIAS, missing_ok: bool = False) -> None:
-    """``DROP SCHEMA ... CASCADE``: every table and row of the schema is gone."""
+    """``DROP SCHEMA ... CASCADE``: every table and row of the schema is gone.
+
+    Inside a transaction, deferred constraint checks still pending (rows inserted earlier
+    in the same transaction, e.g. by provisioning in a test) would make PostgreSQL refuse
+    the drop, so they are run first with ``SET CONSTRAINTS ALL IMMEDIATE``; later
+    statements of that transaction then check their constraints immediately too.
+    """
     name = _checked(name)
     if not schema_exists(name, using=using):
         if missing_ok:
             return
         raise SchemaNotFound(f"The schema {name!r} does not exist.")
-    with connections[using].cursor() as cursor:
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
 
 

@@ -99,8 +99,7 @@ def test_existing_schema_without_tenant_is_not_taken_over(db):
     drop_schema("orphan")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_delete_tenant_drops_schema_unless_kept():
+def test_delete_tenant_drops_schema_unless_kept(db):
     acme = provision_tenant(schema_name="acme", name="Acme", domain="acme.test")
     globex = provision_tenant(schema_name="globex", name="Globex")
     delete_tenant(acme)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from io import TextIOBase
+from typing import IO, Any
 
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS
@@ -18,7 +19,7 @@ def migrate_schema(
     *args: str,
     using: str = DEFAULT_DB_ALIAS,
     verbosity: int = 0,
-    stdout: TextIO | None = None,
+    stdout: IO[str] | TextIOBase | None = None,
     **options: Any,
 ) -> None:
     """Run Django's ``migrate`` (with its positional ``args`` and ``options``) in one schema.

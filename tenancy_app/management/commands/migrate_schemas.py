@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TextIO, cast
+from typing import Any
 
 from django.apps import apps
 from django.core.management import CommandError, CommandParser
@@ -136,7 +136,7 @@ class Command(TenancyCommand):
                     *migrate_args,
                     using=using,
                     verbosity=max(verbosity - 1, 0),
-                    stdout=cast(TextIO, self.stdout),
+                    stdout=self.stdout,
                     **migrate_options,
                 )
             except SystemExit as exc:
