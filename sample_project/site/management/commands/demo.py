@@ -184,9 +184,9 @@ class Command(BaseCommand):
         style = self.style
         self.stdout.write("")
         self.stdout.write(style.SUCCESS("The sample SaaS is ready:"))
-        self.stdout.write(f"  public site:    http://localhost:{port}/  (admin: /admin/)")
+        self.stdout.write(f"  {'Public site:':<20} http://localhost:{port}/  (admin: /admin/)")
         for demo in DEMO_TENANTS:
-            self.stdout.write(f"  {demo.name + ':':<19} http://{demo.domain}:{port}/")
+            self.stdout.write(f"  {demo.name + ':':<20} http://{demo.domain}:{port}/")
         self.stdout.write("  (*.localhost resolves to 127.0.0.1; any other host gets a 404)")
         if superuser:
             self.stdout.write(
