@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "UNAVAILABLE_VIEW": "tenancy_app.views.tenant_unavailable",
     "LOOKUP_CACHE_SIZE": 10_000,
     "MAX_SCHEMAS_PER_CONNECTION": None,
+    "SEARCH_PATH_SCOPE": "session",
 }
 
 
@@ -113,6 +114,11 @@ class TenancySettings:
     def MAX_SCHEMAS_PER_CONNECTION(self) -> int | None:
         value = self._get("MAX_SCHEMAS_PER_CONNECTION")
         return int(value) if value else None
+
+    @property
+    def SEARCH_PATH_SCOPE(self) -> str:
+        """``"session"`` (default) or ``"transaction"`` (PgBouncer transaction pooling)."""
+        return str(self._get("SEARCH_PATH_SCOPE"))
 
 
 tenancy_settings = TenancySettings()

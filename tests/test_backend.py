@@ -6,7 +6,10 @@ public schema (3 rows) all holding a table ``t``, so a count tells which schema 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import re
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +18,7 @@ import pytest
 from django.db import connection as default_connection
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
-from psycopg import sql
+from psycopg import pq, sql
 
 from tenancy_app import public_context, schema_context
 from tenancy_app.backends.postgresql.base import DatabaseWrapper
@@ -335,3 +338,102 @@ def test_raw_set_by_user_code_is_corrected_on_servers_that_report_it(
             assert count(db) == ROWS["public"]
         else:
             assert count(db) == ROWS["a"]
+
+
+@contextlib.contextmanager
+def round_trips(wrapper: DatabaseWrapper) -> Iterator[list[int]]:
+    """Count the client's waits for the server: Sync (extended protocol) and Query messages.
+
+    Read from libpq's own protocol trace, so it counts what went over the wire.
+    """
+    wrapper.ensure_connection()
+    pgconn = wrapper.connection.pgconn
+    box: list[int] = []
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield box
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode().splitlines()
+    box.append(sum(1 for line in lines if re.match(r"F\t\d+\t(Sync|Query)\b", line)))
+
+
+def test_a_switch_costs_no_extra_round_trip(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with schema_context("a"):
+        count(db)
+    with round_trips(db) as trips, CaptureQueriesContext(db) as queries, schema_context("b"):
+        assert count(db) == ROWS["b"]
+    assert sets(queries) == 1  # one more statement...
+    assert trips == [1]  # ...in the same round trip as the query
+    with round_trips(db) as trips, schema_context("b"):
+        assert count(db) == ROWS["b"]
+    assert trips == [1]
+
+
+def test_statements_that_refuse_transaction_blocks_are_not_pipelined(
+    make_wrapper: MakeWrapper,
+) -> None:
+    db = make_wrapper()
+    with schema_context("a"), db.cursor() as cursor:
+        cursor.execute("VACUUM t")  # would fail inside the implicit transaction of a pipeline
+        assert count(db) == ROWS["a"]
+
+
+transaction_scope = override_settings(TENANCY={"SEARCH_PATH_SCOPE": "transaction"})
+
+
+@transaction_scope
+def test_transaction_scope_leaves_nothing_on_the_session(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    db.ensure_connection()
+    before = server_search_path(db)
+    for schema in ("a", "b", "public", "a"):
+        with schema_context(schema):
+            with round_trips(db) as trips:
+                assert count(db) == ROWS[schema]
+            assert trips == [1]  # BEGIN; SET LOCAL; the query; COMMIT: one round trip
+            assert server_search_path(db) == before
+
+
+@transaction_scope
+def test_transaction_scope_in_atomic_blocks(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with CaptureQueriesContext(db) as queries, transaction.atomic(using=db.alias):
+        with schema_context("a"):
+            assert count(db) == ROWS["a"]
+            assert count(db) == ROWS["a"]
+        with schema_context("b"):
+            assert count(db) == ROWS["b"]
+    local_sets = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SET LOCAL")]
+    assert len(local_sets) == 2
+    with transaction.atomic(using=db.alias), schema_context("b"):
+        assert count(db) == ROWS["b"]  # a new transaction gets its own SET LOCAL
+    assert server_search_path(db) != "b, public"
+
+
+@transaction_scope
+def test_transaction_scope_savepoint_rollback(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper()
+    with transaction.atomic(using=db.alias):
+        with schema_context("a"):
+            sid = transaction.savepoint(using=db.alias)
+        with schema_context("b"):
+            assert count(db) == ROWS["b"]
+            transaction.savepoint_rollback(sid, using=db.alias)
+            assert count(db) == ROWS["b"]
+
+
+@transaction_scope
+def test_transaction_scope_failed_autocommit_statement_is_rolled_back(
+    make_wrapper: MakeWrapper,
+) -> None:
+    db = make_wrapper()
+    with schema_context("a"):
+        with pytest.raises(Exception, match="division by zero"), db.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+        assert db.connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        assert count(db) == ROWS["a"]

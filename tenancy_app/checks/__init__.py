@@ -6,7 +6,7 @@ registry, so ``manage.py check`` runs them without a connection.
 
     installation  tenancy.E001-E003, W001  engine, router, middleware
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
-    values        tenancy.E011-E019, W003  the values in settings.TENANCY
+    values        tenancy.E011-E019, E024, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
 """
 
@@ -31,6 +31,7 @@ from .values import (
     check_limits,
     check_resolvers,
     check_schema_names,
+    check_search_path_scope,
     check_unknown_keys,
     check_urlconfs,
     check_views,
@@ -49,6 +50,7 @@ __all__ = [
     "check_resolvers",
     "check_router",
     "check_schema_names",
+    "check_search_path_scope",
     "check_session_cookie_domain",
     "check_sessions",
     "check_shared_relations",

@@ -7,6 +7,7 @@ import re
 from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from ..conf import DEFAULTS, tenancy_settings
@@ -170,3 +171,31 @@ def check_limits(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def check_search_path_scope(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E024: SEARCH_PATH_SCOPE; tenancy.W006: server-side cursors behind a pooler."""
+    scope = tenancy_settings._get("SEARCH_PATH_SCOPE")
+    if scope not in ("session", "transaction"):
+        return [
+            Error(
+                f"TENANCY['SEARCH_PATH_SCOPE'] is {scope!r}.",
+                hint="Use 'session' (direct connections, Django's pool) or 'transaction' "
+                "(PgBouncer transaction pooling, RDS Proxy).",
+                id="tenancy.E024",
+            )
+        ]
+    if scope != "transaction":
+        return []
+    return [
+        Warning(
+            f"TENANCY['SEARCH_PATH_SCOPE'] is 'transaction' but the database {alias!r} "
+            "allows server-side cursors.",
+            hint="Behind a transaction pooler a server-side cursor outlives the server "
+            "session it was opened on: set DISABLE_SERVER_SIDE_CURSORS = True for it.",
+            id="tenancy.W006",
+        )
+        for alias, database in settings.DATABASES.items()
+        if not database.get("DISABLE_SERVER_SIDE_CURSORS", False)
+    ]

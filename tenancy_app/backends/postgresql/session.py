@@ -22,9 +22,11 @@ _ATTRIBUTE = "_tenancy_search_path"
 
 
 class SessionSearchPath:
-    __slots__ = ("_reported_parsed", "_reported_raw", "sent", "tentative", "visited")
+    __slots__ = ("_reported_parsed", "_reported_raw", "local", "sent", "tentative", "visited")
 
     def __init__(self) -> None:
+        #: transaction scope: the SET LOCAL of the transaction in progress
+        self.local: tuple[str, ...] | None = None
         self.sent: tuple[str, ...] | None = None
         self.tentative = False
         self.visited: set[str] = set()
@@ -62,6 +64,7 @@ class SessionSearchPath:
         self.tentative = False
 
     def rolled_back(self, *, to_savepoint: bool) -> None:
+        self.local = None
         if not to_savepoint or self.tentative:
             self.forget()
 
