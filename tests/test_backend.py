@@ -25,6 +25,8 @@ from tenancy_app.backends.postgresql.base import DatabaseWrapper
 from tests.servers import pg15_available, pg15_server
 
 ROWS = {"a": 1, "b": 2, "public": 3}
+# Django 6.1 renamed transaction.savepoint() to savepoint_create().
+savepoint = getattr(transaction, "savepoint_create", None) or transaction.savepoint
 _aliases = itertools.count()
 
 
@@ -208,7 +210,7 @@ def test_savepoint_rollback_undoing_the_set(make_wrapper: MakeWrapper) -> None:
     db = make_wrapper()
     with transaction.atomic(using=db.alias):
         with schema_context("a"):
-            sid = transaction.savepoint(using=db.alias)
+            sid = savepoint(using=db.alias)
         with schema_context("b"):
             assert count(db) == ROWS["b"]  # SET b after the savepoint
             transaction.savepoint_rollback(sid, using=db.alias)
@@ -420,7 +422,7 @@ def test_transaction_scope_savepoint_rollback(make_wrapper: MakeWrapper) -> None
     db = make_wrapper()
     with transaction.atomic(using=db.alias):
         with schema_context("a"):
-            sid = transaction.savepoint(using=db.alias)
+            sid = savepoint(using=db.alias)
         with schema_context("b"):
             assert count(db) == ROWS["b"]
             transaction.savepoint_rollback(sid, using=db.alias)
