@@ -85,3 +85,53 @@ def pg15_server() -> Iterator[dict[str, Any]]:
 
 def pg15_available() -> bool:
     return (PG15_BIN / "postgres").exists()
+
+
+SCRATCH_ROWS = {"a": 1, "b": 2, "public": 3}
+
+
+def create_scratch_database(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """A fresh database with schemas a, b and public, each with a table t of
+    1, 2 and 3 rows: a count tells which schema answered. Returns connect kwargs."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    scratch = {**params, "dbname": name}
+    with psycopg.connect(**scratch, autocommit=True) as setup:
+        for schema, rows in SCRATCH_ROWS.items():
+            ident = sql.Identifier(schema)
+            setup.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+            setup.execute(sql.SQL("CREATE TABLE {}.t (x int)").format(ident))
+            setup.execute(
+                sql.SQL("INSERT INTO {}.t SELECT generate_series(1, %s)").format(ident), [rows]
+            )
+    return scratch
+
+
+def drop_database(params: dict[str, Any], name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def default_server_params() -> dict[str, Any]:
+    """psycopg connect kwargs for the server of the suite's default database."""
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    return {
+        "host": params.get("host", ""),
+        "port": params.get("port", 5432),
+        "user": params.get("user", "postgres"),
+        "password": params.get("password", ""),
+        "dbname": "postgres",
+    }

@@ -13,32 +13,26 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from django.db import connection as default_connection
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
-from psycopg import pq, sql
+from psycopg import pq
 
 from tenancy_app import public_context, schema_context
 from tenancy_app.backends.postgresql.base import DatabaseWrapper
-from tests.servers import pg15_available, pg15_server
+from tests.servers import (
+    SCRATCH_ROWS,
+    create_scratch_database,
+    default_server_params,
+    drop_database,
+    pg15_available,
+    pg15_server,
+)
 
-ROWS = {"a": 1, "b": 2, "public": 3}
+ROWS = SCRATCH_ROWS
 # Django 6.1 renamed transaction.savepoint() to savepoint_create().
 savepoint = getattr(transaction, "savepoint_create", None) or transaction.savepoint
 _aliases = itertools.count()
-
-
-def _pg18_params() -> Iterator[dict[str, Any]]:
-    params = default_connection.get_connection_params()
-    yield {
-        "host": params.get("host", ""),
-        "port": params.get("port", 5432),
-        "user": params.get("user", "postgres"),
-        "password": params.get("password", ""),
-        "dbname": "postgres",
-    }
 
 
 @pytest.fixture(scope="module", params=["pg18", "pg15"])
@@ -46,42 +40,14 @@ def server(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[d
     """Connect kwargs of a scratch database filled with schemas a, b and public."""
     if request.param == "pg15" and not pg15_available():
         pytest.skip("Debian's PostgreSQL 15 is not installed")
-    with django_db_blocker.unblock():
-        servers = pg15_server() if request.param == "pg15" else _contextless(_pg18_params())
-        with servers as params:
-            name = f"tenancy_backend_{request.param}"
-            with psycopg.connect(**params, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            scratch = {**params, "dbname": name}
-            with psycopg.connect(**scratch, autocommit=True) as setup:
-                for schema, rows in ROWS.items():
-                    setup.execute(
-                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                    )
-                    setup.execute(
-                        sql.SQL("CREATE TABLE {}.t (x int)").format(sql.Identifier(schema))
-                    )
-                    setup.execute(
-                        sql.SQL("INSERT INTO {}.t SELECT generate_series(1, %s)").format(
-                            sql.Identifier(schema)
-                        ),
-                        [rows],
-                    )
-            yield {**scratch, "version": request.param}
-            with psycopg.connect(**params, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-class _contextless:
-    def __init__(self, it: Iterator[dict[str, Any]]) -> None:
-        self.value = next(it)
-
-    def __enter__(self) -> dict[str, Any]:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    with django_db_blocker.unblock(), contextlib.ExitStack() as stack:
+        if request.param == "pg15":
+            params = stack.enter_context(pg15_server())
+        else:
+            params = default_server_params()
+        name = f"tenancy_backend_{request.param}"
+        yield {**create_scratch_database(params, name), "version": request.param}
+        drop_database(params, name)
 
 
 MakeWrapper = Callable[..., DatabaseWrapper]
