@@ -135,3 +135,21 @@ def default_server_params() -> dict[str, Any]:
         "password": params.get("password", ""),
         "dbname": "postgres",
     }
+
+
+def database_url(settings_dict: dict[str, Any], name: str | None = None) -> str:
+    """A DATABASE_URL that django-environ reads back as ``settings_dict`` (database ``name``).
+
+    A Unix socket directory travels in the path: ``postgres://user@:port/%2Fdir%2Fname``.
+    """
+    from urllib.parse import quote
+
+    name = name or settings_dict["NAME"]
+    auth = quote(settings_dict.get("USER") or "", safe="")
+    if settings_dict.get("PASSWORD"):
+        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host, port = settings_dict.get("HOST") or "", settings_dict.get("PORT") or ""
+    if host.startswith("/"):
+        return f"postgres://{auth}@:{port}/{quote(f'{host}/{name}', safe='')}"
+    host = f"[{host}]" if ":" in host else host
+    return f"postgres://{auth}@{host}:{port}/{name}"
