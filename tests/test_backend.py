@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -405,3 +406,30 @@ def test_transaction_scope_failed_autocommit_statement_is_rolled_back(
             cursor.execute("SELECT 1 / 0")
         assert db.connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
         assert count(db) == ROWS["a"]
+
+
+def test_statement_timeout_in_the_pipelined_statement(make_wrapper: MakeWrapper) -> None:
+    db = make_wrapper(OPTIONS={"options": "-c statement_timeout=50"})
+    with schema_context("b"):
+        assert count(db) == ROWS["b"]
+    with schema_context("a"):
+        with pytest.raises(Exception, match="statement timeout"), db.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(1) FROM t")  # pipelined with SET a: both undone
+        assert server_search_path(db) == "b, public"
+        assert count(db) == ROWS["a"]
+
+
+def test_server_closing_the_connection(make_wrapper: MakeWrapper, server: dict[str, Any]) -> None:
+    db = make_wrapper(CONN_MAX_AGE=None)
+    with schema_context("a"):
+        assert count(db) == ROWS["a"]
+        pid = db.connection.info.backend_pid
+        kwargs = {k: server[k] for k in ("host", "port", "user", "dbname")}
+        with psycopg.connect(**kwargs, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(Exception, match="terminat|closed|lost"):
+            count(db)
+        db.close_if_unusable_or_obsolete()  # what Django does at the end of the request
+        assert db.connection is None
+        assert count(db) == ROWS["a"]
+        assert db.connection.info.backend_pid != pid
