@@ -427,7 +427,7 @@ def test_server_closing_the_connection(make_wrapper: MakeWrapper, server: dict[s
         kwargs = {k: server[k] for k in ("host", "port", "user", "dbname")}
         with psycopg.connect(**kwargs, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        with pytest.raises(Exception, match="terminat|closed|lost"):
+        with pytest.raises(Exception, match=r"terminat|closed|lost"):
             count(db)
         db.close_if_unusable_or_obsolete()  # what Django does at the end of the request
         assert db.connection is None
