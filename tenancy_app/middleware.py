@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.module_loading import import_string
@@ -69,7 +70,13 @@ class TenantMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         try:
-            resolution = await sync_to_async(self.resolve)(request)
+            try:
+                # A cached lookup needs no database and so no hop to a worker thread; a
+                # miss reaches for the connection, which Django refuses in the event loop
+                # before any SQL runs, and is retried in a thread.
+                resolution = self.resolve(request)
+            except SynchronousOnlyOperation:
+                resolution = await sync_to_async(self.resolve)(request)
         except TenantNotFound as exc:
             return await sync_to_async(self.not_found)(request, exc)
         serving = self.prepare(request, resolution)

@@ -188,3 +188,51 @@ def test_async_middleware_and_async_orm(make_committed_tenant):
     ]
     assert results[2:8] == results[:2] * 3
     assert results[8] == (404, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_cache_hit_resolves_on_the_event_loop_thread(make_committed_tenant):
+    import asyncio
+    import threading
+
+    from django.http import HttpResponse
+    from django.test import AsyncRequestFactory
+
+    from tenancy_app.middleware import TenantMiddleware
+
+    make_committed_tenant("acme")
+    threads: list[tuple[int, bool]] = []
+
+    class Recording(TenantMiddleware):
+        def resolve(self, request):
+            try:
+                result = super().resolve(request)
+            except Exception:
+                threads.append((threading.get_ident(), False))
+                raise
+            threads.append((threading.get_ident(), True))
+            return result
+
+    async def view(request):
+        return HttpResponse(request.tenant.schema_name)
+
+    middleware = Recording(view)
+
+    async def main():
+        loop_thread = threading.get_ident()
+        bodies = []
+        for _ in range(2):
+            request = AsyncRequestFactory().get("/")
+            request.META["HTTP_HOST"] = "acme.test"
+            bodies.append((await middleware(request)).content)
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(lambda: connection.close())()
+        return loop_thread, bodies
+
+    loop_thread, bodies = asyncio.run(main())
+    assert bodies == [b"acme", b"acme"]
+    # miss: refused on the loop thread, then done in a worker; hit: done on the loop thread
+    assert threads[0] == (loop_thread, False)
+    assert threads[1][0] != loop_thread and threads[1][1]
+    assert threads[2] == (loop_thread, True)
