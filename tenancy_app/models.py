@@ -109,6 +109,39 @@ class Domain(DomainBase):
         verbose_name_plural = _("domains")
 
 
+class SchemaMigrationResult(models.Model):
+    """The last ``migrate_schemas`` result of one schema (written by the migration engine).
+
+    Kept in the shared schema, one row per schema, replaced on every run that reaches
+    the schema (``--check`` and ``--plan`` write nothing). A separate model rather than
+    fields on the tenant model, so projects with their own tenant model get it too.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok", _("OK")
+        FAILED = "failed", _("Failed")
+
+    schema_name = models.CharField(_("schema name"), max_length=63, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    error = models.TextField(_("error"), blank=True)
+    applied = models.PositiveIntegerField(
+        _("migrations run"), default=0, help_text=_("Migrations applied or unapplied.")
+    )
+    pending = models.PositiveIntegerField(
+        _("migrations pending"), default=0, help_text=_("Still to run after this run.")
+    )
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"))
+
+    class Meta:
+        ordering = ["schema_name"]
+        verbose_name = _("schema migration result")
+        verbose_name_plural = _("schema migration results")
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}: {self.status}"
+
+
 def get_tenant_model() -> type[TenantBase]:
     """The tenant model the project uses (``TENANCY["TENANT_MODEL"]``)."""
     return apps.get_model(tenancy_settings.TENANT_MODEL, require_ready=False)

@@ -47,6 +47,7 @@ TENANCY: dict[str, Any] = {
         "django.contrib.messages",
         "django.contrib.admin",
         "tests.notes",
+        "tests.inventory",
     ],
     "PUBLIC_DOMAINS": ["public.test", "testserver"],
     "PUBLIC_URLCONF": "tests.urls_public",
