@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "NOT_FOUND_VIEW": "tenancy_app.views.tenant_not_found",
     "UNAVAILABLE_VIEW": "tenancy_app.views.tenant_unavailable",
     "LOOKUP_CACHE_SIZE": 10_000,
+    "LOOKUP_CACHE_ALIAS": None,
     "MAX_SCHEMAS_PER_CONNECTION": None,
     "SEARCH_PATH_SCOPE": "session",
 }
@@ -109,6 +110,11 @@ class TenancySettings:
     @property
     def LOOKUP_CACHE_SIZE(self) -> int:
         return int(self._get("LOOKUP_CACHE_SIZE"))
+
+    @property
+    def LOOKUP_CACHE_ALIAS(self) -> str | None:
+        value = self._get("LOOKUP_CACHE_ALIAS")
+        return str(value) if value else None
 
     @property
     def MAX_SCHEMAS_PER_CONNECTION(self) -> int | None:

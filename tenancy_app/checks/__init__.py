@@ -6,7 +6,7 @@ registry, so ``manage.py check`` runs them without a connection.
 
     installation  tenancy.E001-E003, W001  engine, router, middleware
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
-    values        tenancy.E011-E019, E024, W003, W006  the values in settings.TENANCY
+    values        tenancy.E011-E019, E024-E025, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
 """
 
@@ -29,6 +29,7 @@ from .placement import (
 )
 from .values import (
     check_limits,
+    check_lookup_cache_alias,
     check_resolvers,
     check_schema_names,
     check_search_path_scope,
@@ -45,6 +46,7 @@ __all__ = [
     "check_caches",
     "check_database_engines",
     "check_limits",
+    "check_lookup_cache_alias",
     "check_middleware",
     "check_registry_models",
     "check_resolvers",

@@ -199,3 +199,19 @@ def check_search_path_scope(app_configs: AppConfigs = None, **kwargs: Any) -> Me
         for alias, database in settings.DATABASES.items()
         if not database.get("DISABLE_SERVER_SIDE_CURSORS", False)
     ]
+
+
+@register(Tags.compatibility)
+def check_lookup_cache_alias(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E025: LOOKUP_CACHE_ALIAS names a configured cache."""
+    alias = tenancy_settings._get("LOOKUP_CACHE_ALIAS")
+    if alias is None or (isinstance(alias, str) and alias in settings.CACHES):
+        return []
+    return [
+        Error(
+            f"TENANCY['LOOKUP_CACHE_ALIAS'] is {alias!r}, which is not a cache in CACHES.",
+            hint="Name a cache every process shares (Redis, Memcached, the database "
+            "cache), or set None to keep lookups cached per process only.",
+            id="tenancy.E025",
+        )
+    ]
