@@ -1,4 +1,9 @@
-"""Running Django migrations inside one schema (the engine behind migrate_schemas)."""
+"""Migrating schemas: the migrate_schemas engine, and Django's migrate in one schema.
+
+:func:`migrate_schemas` (the engine, see :mod:`.engine`) brings many schemas to the
+current migration state with one plan per group of schemas at the same state;
+:func:`migrate_schema` runs Django's own ``migrate`` in one schema (provisioning uses it).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ from ..conf import tenancy_settings
 from ..context import public_context, schema_context
 from ..exceptions import SchemaNotFound
 from ..schemas import schema_exists
+from .engine import MigrationRun, migrate_schemas
+from .results import Outcome, SchemaResult
+
+__all__ = ["MigrationRun", "Outcome", "SchemaResult", "migrate_schema", "migrate_schemas"]
 
 
 def migrate_schema(

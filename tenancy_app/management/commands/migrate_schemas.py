@@ -1,8 +1,12 @@
-"""``migrate_schemas``: Django's ``migrate`` in the shared schema, then in every tenant schema."""
+"""``migrate_schemas``: the shared schema first, then the template and every tenant schema.
+
+A thin command over :mod:`tenancy_app.migration`: it chooses the schemas, shows progress
+and the summary, and turns failures into a non-zero exit status.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
 from typing import Any
 
 from django.apps import apps
@@ -12,10 +16,14 @@ from django.db import connections
 
 from ...conf import tenancy_settings
 from ...context import public_context
-from ...migration import migrate_schema
+from ...migration import MigrationRun, SchemaResult, migrate_schema
+from ...migration.planning import GroupPlan
+from ...migration.progress import Bar, Lines, Progress, Silent, summary_lines
+from ...migration.results import Outcome, record_results
+from ...migration.workers import default_jobs
 from ...models import get_tenant_model
 from ...schemas import schema_exists
-from ..base import TenancyCommand, check_schema_name, format_error
+from ..base import TenancyCommand, check_schema_name, format_error, is_terminal
 
 # Options of this command that Django's migrate must not receive.
 _OWN_OPTIONS = frozenset(
@@ -23,6 +31,7 @@ _OWN_OPTIONS = frozenset(
         "schemas",
         "shared",
         "tenants",
+        "jobs",
         "app_label",
         "migration_name",
         "database",
@@ -40,6 +49,12 @@ _OWN_OPTIONS = frozenset(
     }
 )
 
+# Options the engine does not handle: with them, Django's migrate runs in each schema.
+_DJANGO_MIGRATE_ONLY = ("fake_initial", "run_syncdb", "prune")
+
+#: Schema names shown per group by --plan (all of them with -v 2).
+_PLAN_NAMES = 5
+
 
 def _has_registry(using: str) -> bool:
     """Whether the tenant table exists in the public schema (call in public_context)."""
@@ -49,19 +64,14 @@ def _has_registry(using: str) -> bool:
     return get_tenant_model()._meta.db_table in tables
 
 
-@dataclass(frozen=True)
-class Failure:
-    schema_name: str
-    error: str
-
-
 class Command(TenancyCommand):
     help = (
-        "Run Django's migrate in the shared (public) schema first, then in the template "
-        "schema if it exists, then in every tenant schema of the registry (ordered by "
-        "schema name). Takes migrate's arguments, so `migrate_schemas notes zero` unapplies "
-        "the notes app everywhere. A failing schema does not stop the others: each schema "
-        "is reported, and the command exits non-zero at the end if any failed."
+        "Migrate the shared (public) schema first, then the template schema if it exists, "
+        "then every tenant schema of the registry. Schemas already up to date are skipped "
+        "without work; the others run in parallel workers (--jobs), one transaction per "
+        "schema, so a failing schema is rolled back and does not stop the others. Takes "
+        "migrate's arguments, so `migrate_schemas notes zero` unapplies the notes app "
+        "everywhere. Exits non-zero if any schema failed; a rerun resumes."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -91,6 +101,17 @@ class Command(TenancyCommand):
             action="store_true",
             help="Migrate only the template schema (if it exists) and the tenant schemas.",
         )
+        parser.add_argument(
+            "--jobs",
+            "-j",
+            type=int,
+            metavar="N",
+            default=None,
+            help=(
+                "Migrate N schemas at a time, each worker with its own database connection "
+                f"(default: the CPU count, at most 4; here {default_jobs()})."
+            ),
+        )
 
     def get_check_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         # As Django's migrate: database checks too, on the database being migrated.
@@ -101,6 +122,8 @@ class Command(TenancyCommand):
         allow = (tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA)
         for name in options["schemas"] or ():
             check_schema_name(name, allow=allow)
+        if options["jobs"] is not None and options["jobs"] < 1:
+            raise CommandError("--jobs must be at least 1.")
         if options["app_label"]:
             # Reported once here rather than once per schema.
             try:
@@ -112,23 +135,141 @@ class Command(TenancyCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         using: str = options["database"]
-        verbosity: int = options["verbosity"]
         requested: list[str] = list(dict.fromkeys(options["schemas"] or ()))
         schemas = self._schemas(
             requested, shared=options["shared"], tenants=options["tenants"], using=using
         )
+        if any(options.get(name) for name in _DJANGO_MIGRATE_ONLY):
+            self._with_django_migrate(schemas, options)
+            return
+        run = MigrationRun(
+            schemas,
+            using=using,
+            app_label=options["app_label"],
+            migration_name=options["migration_name"],
+        )
+        if options["plan"]:
+            self._print_plan(run, options["verbosity"])
+            if options["check_unapplied"] and run.pending:
+                sys.exit(1)
+            return
+        check = bool(options["check_unapplied"])
+        progress = self._progress(len(run.schemas), options["verbosity"])
+        if check:
+            results = run.check(on_result=progress.result)
+        else:
+            results = run.execute(
+                fake=options["fake"],
+                jobs=options["jobs"],
+                verbosity=options["verbosity"],
+                stdout=self.stdout,
+                on_result=progress.result,
+            )
+            record_results(results, using=using)
+        progress.finish()
+        self._summarize(results, options["verbosity"], check=check)
+
+    def _progress(self, total: int, verbosity: int) -> Progress:
+        if verbosity < 1:
+            return Silent()
+        if is_terminal(self.stdout):
+            return Bar(self.stdout, total)
+        return Lines(self.stdout, total, verbosity, self.style)
+
+    def _print_plan(self, run: MigrationRun, verbosity: int) -> None:
+        """What would run, per group of schemas at the same migration state."""
+        write = self.stdout.write
+        write(
+            "Planned operations, per group of schemas at the same migration state:",
+            self.style.MIGRATE_LABEL,
+        )
+        for name in run.missing:
+            write(f"{name}: the schema does not exist.", self.style.WARNING)
+        for group in run.groups:
+            write(self._group_heading(group, verbosity), self.style.MIGRATE_HEADING)
+            if group.error is not None:
+                write(f"  Cannot plan: {group.error}", self.style.WARNING)
+            elif not group.has_work:
+                write("  No planned migration operations.")
+            for migration, backwards in group.plan:
+                write(f"  {migration}", self.style.MIGRATE_HEADING)
+                for operation in migration.operations:
+                    message, is_error = MigrateCommand.describe_operation(operation, backwards)
+                    write("    " + message, self.style.WARNING if is_error else None)
+            for app_label, name in group.record_squashed:
+                write(f"  Record squashed migration {app_label}.{name} as applied")
+
+    def _group_heading(self, group: GroupPlan, verbosity: int) -> str:
+        count = len(group.schemas)
+        names = group.schemas if verbosity >= 2 else group.schemas[:_PLAN_NAMES]
+        shown = ", ".join(names)
+        if len(names) < count:
+            shown += f", ... {count - len(names)} more"
+        noun = "schema" if count == 1 else "schemas"
+        return f"{count} {noun} ({shown}):"
+
+    def _summarize(self, results: list[SchemaResult], verbosity: int, *, check: bool) -> None:
+        total = len(results)
+        failures = [result for result in results if result.outcome is Outcome.FAILED]
+        pending = [result for result in results if result.outcome is Outcome.PENDING]
+        if verbosity >= 1:
+            heading = "Summary (--check: nothing was changed):" if check else "Summary:"
+            self.stdout.write(heading, self.style.MIGRATE_HEADING)
+            for line in summary_lines(results, check=check):
+                self.stdout.write(line)
+        for result in failures:
+            self.stderr.write(f"  {result.schema_name}: {result.error}")
+        if check:
+            self._end_check(total, failures, pending, verbosity)
+            return
+        if verbosity >= 1:
+            ok = total - len(failures)
+            if failures:
+                self.stdout.write(f"Migrated {ok} of {total} schemas; {len(failures)} failed:")
+            else:
+                self.stdout.write(
+                    self.style.SUCCESS(f"Migrated {ok} of {total} schemas; none failed.")
+                )
+        if failures:
+            raise CommandError(
+                f"{len(failures)} of {total} schemas failed to migrate: "
+                + ", ".join(result.schema_name for result in failures)
+                + ". Fix them and run migrate_schemas again: each schema resumes from the "
+                "migrations it has applied."
+            )
+
+    def _end_check(
+        self,
+        total: int,
+        failures: list[SchemaResult],
+        pending: list[SchemaResult],
+        verbosity: int,
+    ) -> None:
+        behind = failures + pending
+        if not behind:
+            if verbosity >= 1:
+                self.stdout.write(self.style.SUCCESS(f"All {total} schemas are up to date."))
+            return
+        raise CommandError(
+            f"{len(behind)} of {total} schemas are not up to date: "
+            + ", ".join(result.schema_name for result in behind)
+            + ". Nothing was changed (--check)."
+        )
+
+    def _with_django_migrate(self, schemas: list[str], options: dict[str, Any]) -> None:
+        """--fake-initial, --run-syncdb, --prune: Django's migrate in each schema in turn."""
+        using: str = options["database"]
+        verbosity: int = options["verbosity"]
         migrate_args = [
             value for value in (options["app_label"], options["migration_name"]) if value
         ]
         migrate_options = {key: value for key, value in options.items() if key not in _OWN_OPTIONS}
-        show_output = verbosity >= 2 or bool(options.get("plan"))
-
-        failures: list[Failure] = []
+        failures: list[tuple[str, str]] = []
         total = len(schemas)
         width = len(str(total))
         for index, schema_name in enumerate(schemas, start=1):
             label = f"[{index:>{width}}/{total}] {schema_name}"
-            if show_output:
+            if verbosity >= 2:
                 self.stdout.write(f"{label}:", self.style.MIGRATE_HEADING)
             try:
                 migrate_schema(
@@ -139,17 +280,20 @@ class Command(TenancyCommand):
                     stdout=self.stdout,
                     **migrate_options,
                 )
-            except SystemExit as exc:
-                # ``migrate --check`` exits when migrations are unapplied.
-                failures.append(Failure(schema_name, f"exited with status {exc.code}"))
-                self.stdout.write(f"{label} ... FAILED (unapplied migrations)")
             except Exception as exc:  # one schema's failure must not stop the others
-                failures.append(Failure(schema_name, format_error(exc)))
+                failures.append((schema_name, format_error(exc)))
                 self.stdout.write(f"{label} ... FAILED")
             else:
                 self.stdout.write(f"{label} ... " + self.style.SUCCESS("ok"))
-
-        self._summarize(total, failures)
+        for schema_name, error in failures:
+            self.stderr.write(f"  {schema_name}: {error}")
+        if failures:
+            raise CommandError(
+                f"{len(failures)} of {total} schemas failed to migrate: "
+                + ", ".join(name for name, _ in failures)
+                + "."
+            )
+        self.stdout.write(self.style.SUCCESS(f"Migrated {total} of {total} schemas; none failed."))
 
     def _schemas(
         self, requested: list[str], *, shared: bool, tenants: bool, using: str
@@ -194,20 +338,3 @@ class Command(TenancyCommand):
                     registry.order_by("schema_name").values_list("schema_name", flat=True)
                 )
             return schemas
-
-    def _summarize(self, total: int, failures: list[Failure]) -> None:
-        migrated = total - len(failures)
-        if not failures:
-            self.stdout.write(
-                self.style.SUCCESS(f"Migrated {migrated} of {total} schemas; none failed.")
-            )
-            return
-        self.stdout.write(f"Migrated {migrated} of {total} schemas; {len(failures)} failed:")
-        for failure in failures:
-            self.stderr.write(f"  {failure.schema_name}: {failure.error}")
-        raise CommandError(
-            f"{len(failures)} of {total} schemas failed to migrate: "
-            + ", ".join(failure.schema_name for failure in failures)
-            + ". Fix them and run migrate_schemas again: each schema resumes from the "
-            "migrations it has applied."
-        )
