@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "TENANT_URLCONF": None,
     "PUBLIC_SCHEMA": "public",
     "TEMPLATE_SCHEMA": "tenancy_template",
+    "PROVISION_FROM_TEMPLATE": True,
     "EXTRA_SEARCH_PATH": [],
     "HEADER_NAME": "X-Tenant-ID",
     "SUBFOLDER_PREFIX": "t",
@@ -86,6 +87,11 @@ class TenancySettings:
     @property
     def TEMPLATE_SCHEMA(self) -> str:
         return str(self._get("TEMPLATE_SCHEMA"))
+
+    @property
+    def PROVISION_FROM_TEMPLATE(self) -> bool:
+        """New tenants are copied from the template schema (else: migrations run in them)."""
+        return bool(self._get("PROVISION_FROM_TEMPLATE"))
 
     @property
     def EXTRA_SEARCH_PATH(self) -> tuple[str, ...]:

@@ -55,3 +55,17 @@ class ProvisioningError(TenantError):
             f"Provisioning tenant {schema_name!r} failed while {step}: {cause}. "
             "Nothing was kept: the registry rows and the schema were rolled back."
         )
+
+
+class CloneNotSupported(TenantError):
+    """The schema to copy holds objects that a plain-SQL clone does not reproduce."""
+
+    def __init__(self, schema_name: str, objects: list[str]) -> None:
+        self.schema_name = schema_name
+        self.objects = objects
+        super().__init__(
+            f"The schema {schema_name!r} cannot be copied with top-level SQL statements: it "
+            f"holds {', '.join(objects)}. Provision tenants by running the migrations "
+            "instead (`manage.py create_tenant --migrate`, or "
+            "provision_tenant(..., method='migrate')), and nothing was changed."
+        )

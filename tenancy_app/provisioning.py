@@ -1,21 +1,32 @@
-"""Create and delete tenants as single operations.
+"""Create, copy, rename and delete tenants, each as one operation in one transaction.
 
-``provision_tenant`` registers the tenant, creates its schema, migrates the tenant apps
-into it (which also runs the post-migrate handlers: content types and permissions in
-that schema) and marks it active, all in one transaction: if any step fails, the
-registry rows and the schema are rolled back together and :class:`ProvisioningError`
-names the step.
+``provision_tenant`` registers the tenant, creates its schema, fills it and marks it
+active. By default (``TENANCY["PROVISION_FROM_TEMPLATE"]``) the schema is filled by
+copying the template schema (:mod:`tenancy_app.template_schema`) with one script of
+top-level SQL statements; ``method="migrate"`` runs the migrations in the new schema
+instead (which also runs the post-migrate handlers there). ``clone_tenant`` copies
+another tenant's tables and rows the same way. If any step fails, the registry rows and
+the schema are rolled back together and :class:`ProvisioningError` names the step.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 
+from .cloning import build_clone_script, read_catalog, render_clone_script, run_clone_script
 from .conf import tenancy_settings
 from .context import public_context
-from .exceptions import ProvisioningError, SchemaAlreadyExists, TenantAlreadyExists
+from .exceptions import (
+    CloneNotSupported,
+    ProvisioningError,
+    SchemaAlreadyExists,
+    SchemaNotFound,
+    TenantAlreadyExists,
+)
 from .migration import migrate_schema
 from .models import (
     TenantBase,
@@ -25,7 +36,73 @@ from .models import (
     validate_host_name,
     validate_tenant_schema_name,
 )
-from .schemas import create_schema, drop_schema
+from .schemas import create_schema, drop_schema, rename_schema, schema_exists
+from .template_schema import template_clone_script
+
+Method = Literal["template", "migrate"]
+METHODS: tuple[Method, ...] = ("template", "migrate")
+
+
+class _Steps:
+    """The step a tenant creation is at, for the error that names it."""
+
+    def __init__(self) -> None:
+        self.current = "registering the tenant"
+
+
+@contextmanager
+def _creating(schema_name: str, domain: str | None) -> Iterator[_Steps]:
+    """Turn a failure of one creation into the error a caller can act on."""
+    steps = _Steps()
+    try:
+        yield steps
+    except IntegrityError as exc:
+        if steps.current.startswith("registering"):
+            raise TenantAlreadyExists(
+                f"A tenant with schema {schema_name!r}"
+                + (f" or domain {domain!r}" if domain else "")
+                + " already exists."
+            ) from exc
+        raise ProvisioningError(schema_name, steps.current, exc) from exc
+    except (SchemaAlreadyExists, SchemaNotFound, TenantAlreadyExists, CloneNotSupported):
+        raise
+    except Exception as exc:
+        raise ProvisioningError(schema_name, steps.current, exc) from exc
+
+
+def _register(
+    steps: _Steps,
+    *,
+    schema_name: str,
+    name: str,
+    domain: str | None,
+    using: str,
+    fields: dict[str, Any],
+) -> TenantBase:
+    steps.current = "registering the tenant"
+    tenant = get_tenant_model()(
+        schema_name=schema_name, name=name, status=TenantStatus.PROVISIONING, **fields
+    )
+    tenant.save(using=using)
+    if domain is not None:
+        steps.current = "registering the domain"
+        domain_model: Any = get_domain_model()
+        domain_model(tenant=tenant, domain=domain, is_primary=True).save(using=using)
+    steps.current = "creating the schema"
+    create_schema(schema_name, using=using)
+    return tenant
+
+
+def _activate(steps: _Steps, tenant: TenantBase, using: str) -> None:
+    steps.current = "activating the tenant"
+    tenant.status = TenantStatus.ACTIVE
+    tenant.save(using=using, update_fields=["status", "updated_at"])
+
+
+def _validate(schema_name: str, domain: str | None) -> None:
+    validate_tenant_schema_name(schema_name)
+    if domain is not None:
+        validate_host_name(domain)
 
 
 def provision_tenant(
@@ -33,49 +110,136 @@ def provision_tenant(
     schema_name: str,
     name: str,
     domain: str | None = None,
+    method: Method | None = None,
     using: str = DEFAULT_DB_ALIAS,
     **fields: Any,
 ) -> TenantBase:
     """Create an active tenant with its schema, tables and post-migrate rows.
 
-    Raises :class:`~tenancy_app.exceptions.InvalidSchemaName` (before any SQL),
+    ``method`` is ``"template"`` (copy the template schema, the default when
+    ``TENANCY["PROVISION_FROM_TEMPLATE"]`` is true) or ``"migrate"`` (run the
+    migrations in the new schema). Raises
+    :class:`~tenancy_app.exceptions.InvalidSchemaName` (before any SQL),
     :class:`~tenancy_app.exceptions.TenantAlreadyExists`,
-    :class:`~tenancy_app.exceptions.SchemaAlreadyExists` or
-    :class:`~tenancy_app.exceptions.ProvisioningError`; none leaves anything behind.
+    :class:`~tenancy_app.exceptions.SchemaAlreadyExists`,
+    :class:`~tenancy_app.exceptions.CloneNotSupported` (the template holds objects a
+    copy cannot reproduce) or :class:`~tenancy_app.exceptions.ProvisioningError`;
+    none leaves anything behind.
     """
-    validate_tenant_schema_name(schema_name)
-    if domain is not None:
-        validate_host_name(domain)
-    step = "registering the tenant"
-    try:
-        with public_context(), transaction.atomic(using=using):
-            tenant = get_tenant_model()(
-                schema_name=schema_name, name=name, status=TenantStatus.PROVISIONING, **fields
-            )
-            tenant.save(using=using)
-            if domain is not None:
-                step = "registering the domain"
-                domain_model: Any = get_domain_model()
-                domain_model(tenant=tenant, domain=domain, is_primary=True).save(using=using)
-            step = "creating the schema"
-            create_schema(schema_name, using=using)
-            step = "migrating the schema"
+    if method is None:
+        method = "template" if tenancy_settings.PROVISION_FROM_TEMPLATE else "migrate"
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
+    _validate(schema_name, domain)
+    with (
+        _creating(schema_name, domain) as steps,
+        public_context(),
+        transaction.atomic(using=using),
+    ):
+        script = None
+        if method == "template":
+            steps.current = "preparing the template schema"
+            script = template_clone_script(using=using)
+        tenant = _register(
+            steps,
+            schema_name=schema_name,
+            name=name,
+            domain=domain,
+            using=using,
+            fields=fields,
+        )
+        if script is not None:
+            steps.current = "copying the template schema"
+            run_clone_script(script, schema_name, using=using)
+        else:
+            steps.current = "migrating the schema"
             migrate_schema(schema_name, using=using)
-            step = "activating the tenant"
-            tenant.status = TenantStatus.ACTIVE
-            tenant.save(using=using, update_fields=["status", "updated_at"])
-    except IntegrityError as exc:
-        if step.startswith("registering"):
+        _activate(steps, tenant, using)
+    return tenant
+
+
+def clone_tenant(
+    source: TenantBase,
+    *,
+    schema_name: str,
+    name: str,
+    domain: str | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+    **fields: Any,
+) -> TenantBase:
+    """Create an active tenant whose schema is a copy of ``source``'s: tables and rows.
+
+    The source tables are locked against writes (SHARE) while they are copied, so the
+    copy is consistent; sequences continue where the source's are. Raises what
+    :func:`provision_tenant` raises, and
+    :class:`~tenancy_app.exceptions.SchemaNotFound` when the source has no schema.
+    """
+    _validate(schema_name, domain)
+    source_schema = source.schema_name
+    validate_tenant_schema_name(source_schema)
+    with (
+        _creating(schema_name, domain) as steps,
+        public_context(),
+        transaction.atomic(using=using),
+    ):
+        tenant = _register(
+            steps,
+            schema_name=schema_name,
+            name=name,
+            domain=domain,
+            using=using,
+            fields=fields,
+        )
+        steps.current = "reading the source schema"
+        if not schema_exists(source_schema, using=using):
+            raise SchemaNotFound(f"The schema {source_schema!r} of {source} does not exist.")
+        catalog = read_catalog(source_schema, using=using)
+        statements = build_clone_script(
+            catalog,
+            copy_rows_of={table.name for table in catalog.tables},
+            set_sequences="all",
+            lock_source=True,
+        )
+        steps.current = "copying the source schema"
+        run_clone_script(
+            render_clone_script(catalog, statements, using=using), schema_name, using=using
+        )
+        _activate(steps, tenant, using)
+    return tenant
+
+
+def rename_tenant(
+    tenant: TenantBase, new_schema_name: str, *, using: str = DEFAULT_DB_ALIAS
+) -> TenantBase:
+    """Rename ``tenant``'s schema (``ALTER SCHEMA ... RENAME``) and its registry row together.
+
+    Raises :class:`~tenancy_app.exceptions.InvalidSchemaName` (before any SQL),
+    :class:`~tenancy_app.exceptions.TenantAlreadyExists` (another tenant has the name),
+    :class:`~tenancy_app.exceptions.SchemaAlreadyExists` (a schema has it) or
+    :class:`~tenancy_app.exceptions.SchemaNotFound` (the tenant has no schema); nothing
+    changes then. Connections find the tenant's tables under the new name at once.
+    """
+    validate_tenant_schema_name(new_schema_name)
+    model = get_tenant_model()
+    with public_context(), transaction.atomic(using=using):
+        current = model._default_manager.using(using).select_for_update().get(pk=tenant.pk)
+        old = current.schema_name
+        taken = model._default_manager.using(using).filter(schema_name=new_schema_name)
+        if taken.exists():
             raise TenantAlreadyExists(
-                f"A tenant with schema {schema_name!r}"
-                + (f" or domain {domain!r}" if domain else "")
-                + " already exists."
+                f"A tenant with schema {new_schema_name!r} already exists; choose another name."
+            )
+        rename_schema(old, new_schema_name, using=using)
+        current.schema_name = new_schema_name
+        try:
+            with transaction.atomic(using=using):
+                current.save(using=using, update_fields=["schema_name", "updated_at"])
+        except IntegrityError as exc:
+            raise TenantAlreadyExists(
+                f"A tenant with schema {new_schema_name!r} already exists; choose another name."
             ) from exc
-        raise ProvisioningError(schema_name, step, exc) from exc
-    except (SchemaAlreadyExists, TenantAlreadyExists):
-        raise
-    except Exception as exc:
-        raise ProvisioningError(schema_name, step, exc) from exc
+    tenant.schema_name = new_schema_name
+    tenant.updated_at = current.updated_at
     return tenant
 
 

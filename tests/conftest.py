@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -9,8 +10,19 @@ from tenancy_app.context import public_context
 from tenancy_app.lookup import clear_tenant_cache
 from tenancy_app.models import TenantBase, get_tenant_model
 from tenancy_app.schemas import drop_schema, list_schemas
+from tenancy_app.template_schema import ensure_template
 
 MakeTenant = Callable[..., TenantBase]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The test database, with the template schema made once (committed) for the whole run.
+
+    Every tenant a test provisions is then a copy of it (one script), not a migration run.
+    """
+    with django_db_blocker.unblock():
+        ensure_template()
 
 
 @pytest.fixture

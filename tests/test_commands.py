@@ -247,7 +247,10 @@ def test_create_tenant_errors(db, make_tenant, monkeypatch):
 
     monkeypatch.setattr("tenancy_app.provisioning.migrate_schema", broken_migrate)
     with pytest.raises(CommandError, match="failed while migrating the schema: disk on fire"):
-        run("create_tenant", "--schema", "broken", "--name", "B", "--domain", "b.test", "--noinput")
+        run(
+            "create_tenant", "--schema", "broken", "--name", "B", "--domain", "b.test",
+            "--noinput", "--migrate",
+        )  # fmt: skip
     assert not schema_exists("broken")
     with public_context():
         assert sorted(Tenant.objects.values_list("schema_name", flat=True)) == ["acme"]
@@ -293,13 +296,14 @@ def test_migrate_schemas_backwards_and_forwards(make_tenant):
 
     out = run("migrate_schemas", "notes", "zero")
     lines = out.splitlines()
-    assert lines[:4] == [
-        "[1/4] public ... ok",
-        "[2/4] alpha ... ok",
-        "[3/4] beta ... ok",
-        "[4/4] gamma ... ok",
+    assert lines[:5] == [
+        "[1/5] public ... ok",
+        "[2/5] tenancy_template ... ok",
+        "[3/5] alpha ... ok",
+        "[4/5] beta ... ok",
+        "[5/5] gamma ... ok",
     ]
-    assert "Migrated 4 of 4 schemas; none failed." in out
+    assert "Migrated 5 of 5 schemas; none failed." in out
     assert not any(table_exists(name, "notes_note") for name in tenants)
     assert table_exists("alpha", "auth_user")  # other apps untouched
 
@@ -340,7 +344,11 @@ def test_first_run_on_a_fresh_database(fresh_database):
     assert result.returncode == 0, result.stderr
     result = manage("migrate_schemas", "--noinput", database=fresh_database)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[:2] == ["[1/2] public ... ok", "[2/2] acme ... ok"]
+    assert result.stdout.splitlines()[:3] == [
+        "[1/3] public ... ok",
+        "[2/3] tenancy_template ... ok",  # made by create_tenant, copied into acme
+        "[3/3] acme ... ok",
+    ]
 
 
 def test_migrate_schemas_selection(make_tenant):
@@ -360,8 +368,9 @@ def test_migrate_schemas_selection(make_tenant):
 
     out = run("migrate_schemas", "--tenants")
     assert schema_lines(out) == [
-        "[1/2] alpha",
-        "[2/2] beta",
+        "[1/3] tenancy_template",
+        "[2/3] alpha",
+        "[3/3] beta",
     ]
     assert table_exists("alpha", "notes_note")
 
@@ -382,12 +391,12 @@ def test_migrate_schemas_selection(make_tenant):
 def test_migrate_schemas_check_and_bad_app_label(make_tenant):
     make_tenant("alpha")
     make_tenant("beta")
-    assert "All 3 schemas are up to date." in run("migrate_schemas", "--check")
+    assert "All 4 schemas are up to date." in run("migrate_schemas", "--check")  # + template
     run("migrate_schemas", "--schema", "beta", "notes", "zero")
     out = io.StringIO()
-    with pytest.raises(CommandError, match="1 of 3 schemas are not up to date: beta"):
+    with pytest.raises(CommandError, match="1 of 4 schemas are not up to date: beta"):
         call_command("migrate_schemas", "--check", stdout=out, stderr=io.StringIO())
-    assert "[3/3] beta ... FAILED (unapplied migrations)" in out.getvalue()
+    assert "[4/4] beta ... FAILED (unapplied migrations)" in out.getvalue()
     assert not table_exists("beta", "notes_note")  # --check applies nothing
 
     with CaptureQueriesContext(connection) as queries, pytest.raises(CommandError, match="nope"):
@@ -397,6 +406,7 @@ def test_migrate_schemas_check_and_bad_app_label(make_tenant):
 
 def test_migrate_schemas_includes_existing_template_schema(make_tenant):
     make_tenant("alpha")
+    drop_schema(tenancy_settings.TEMPLATE_SCHEMA)
     out = run("migrate_schemas", "--tenants")
     assert tenancy_settings.TEMPLATE_SCHEMA not in out
     create_schema(tenancy_settings.TEMPLATE_SCHEMA)
@@ -413,22 +423,23 @@ def test_migrate_schemas_failing_tenants_do_not_stop_the_others(make_committed_t
     with tenant_context(Tenant.objects.get(schema_name="gamma")), connection.cursor() as cursor:
         cursor.execute("CREATE TABLE notes_note (id integer)")  # conflicts with 0001
 
-    with pytest.raises(CommandError, match="1 of 5 schemas failed to migrate: beta"):
+    with pytest.raises(CommandError, match="1 of 6 schemas failed to migrate: beta"):
         run("migrate_schemas", "notes", "zero")  # delta still goes back after beta failed
     assert not table_exists("delta", "notes_note")
 
     result = manage("migrate_schemas")
     assert result.returncode != 0
     lines = result.stdout.splitlines()
-    assert "[1/5] public ... ok" in lines
-    assert "[2/5] alpha ... ok" in lines
-    assert "[3/5] beta ... FAILED" in lines
-    assert "[4/5] delta ... ok" in lines
-    assert "[5/5] gamma ... FAILED" in lines
-    assert "Migrated 3 of 5 schemas; 2 failed:" in lines
+    assert "[1/6] public ... ok" in lines
+    assert "[2/6] tenancy_template ... ok" in lines
+    assert "[3/6] alpha ... ok" in lines
+    assert "[4/6] beta ... FAILED" in lines
+    assert "[5/6] delta ... ok" in lines
+    assert "[6/6] gamma ... FAILED" in lines
+    assert "Migrated 4 of 6 schemas; 2 failed:" in lines
     assert "beta: The schema 'beta' does not exist." in result.stderr
     assert 'gamma: ProgrammingError: relation "notes_note" already exists' in result.stderr
-    assert "CommandError: 2 of 5 schemas failed to migrate: beta, gamma." in result.stderr
+    assert "CommandError: 2 of 6 schemas failed to migrate: beta, gamma." in result.stderr
     assert "Traceback" not in result.stderr
     assert table_exists("delta", "notes_note")  # migrated after the failure of beta
 

@@ -71,7 +71,7 @@ def test_failure_in_a_step_leaves_nothing_and_names_the_step(db):
     post_migrate.connect(explode, dispatch_uid="explode")
     try:
         with pytest.raises(ProvisioningError) as info:
-            provision_tenant(schema_name="acme", name="Acme", domain="acme.test")
+            provision_tenant(schema_name="acme", name="Acme", domain="acme.test", method="migrate")
     finally:
         post_migrate.disconnect(dispatch_uid="explode")
     assert info.value.step == "migrating the schema"
@@ -142,3 +142,38 @@ def test_concurrent_provisioning_of_one_name_one_wins():
         with public_context():
             Tenant.objects.all().delete()
             drop_schema("race", missing_ok=True)
+
+
+def test_failure_in_the_middle_of_the_copy_leaves_nothing(db):
+    # A real error half-way through the script: tables are made, then CREATE INDEX fails.
+    with public_context(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_indexes() RETURNS event_trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'no new indexes today'; END $$"
+        )
+        cursor.execute(
+            "CREATE EVENT TRIGGER refuse_indexes ON ddl_command_start "
+            "WHEN TAG IN ('CREATE INDEX') EXECUTE FUNCTION refuse_indexes()"
+        )
+    with pytest.raises(ProvisioningError) as info:
+        provision_tenant(schema_name="acme", name="Acme", domain="acme.test")
+    assert info.value.step == "copying the template schema"
+    assert "no new indexes today" in str(info.value)
+    assert not Tenant.objects.exists()
+    assert not Domain.objects.exists()
+    assert not schema_exists("acme")
+
+
+def test_fast_path_is_a_few_statements_and_one_script(db):
+    provision_tenant(schema_name="warm", name="Warm")  # the template's script is built once
+    with CaptureQueriesContext(connection) as queries:
+        tenant = provision_tenant(schema_name="acme", name="Acme", domain="acme.test")
+    assert tenant.status == TenantStatus.ACTIVE
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert sum("CREATE TABLE" in statement for statement in statements) == 1
+    assert len(statements) <= 12, statements
+
+
+def test_unknown_method_is_refused(db):
+    with pytest.raises(ValueError, match="method"):
+        provision_tenant(schema_name="acme", name="Acme", method="copy")  # type: ignore[arg-type]

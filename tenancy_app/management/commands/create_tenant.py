@@ -1,4 +1,4 @@
-"""``create_tenant``: register a tenant, create and migrate its schema, mark it active."""
+"""``create_tenant``: register a tenant, create and fill its schema, mark it active."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ def _check_name(value: str) -> None:
 
 class Command(TenancyCommand):
     help = (
-        "Create a tenant: register it with its primary domain, create its schema, migrate "
-        "the tenant apps into it and mark it active. Either all of that happens or nothing "
-        "is kept. Missing values are asked for on a terminal; with --noinput (or without "
-        "a terminal) they are an error."
+        "Create a tenant: register it with its primary domain, create its schema, fill it "
+        "with the tenant apps' tables and post-migrate rows by copying the template schema "
+        "(or, with --migrate, by running the migrations) and mark it active. Either all of "
+        "that happens or nothing is kept. Missing values are asked for on a terminal; with "
+        "--noinput (or without a terminal) they are an error."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -51,6 +52,16 @@ class Command(TenancyCommand):
             "--no-domain",
             action="store_true",
             help="Create the tenant without a domain (for header or subfolder resolvers).",
+        )
+        parser.add_argument(
+            "--migrate",
+            action="store_const",
+            const="migrate",
+            dest="method",
+            help=(
+                "Run the migrations in the new schema instead of copying the template schema "
+                "(slower; for templates holding objects a copy cannot reproduce)."
+            ),
         )
         add_noinput_argument(parser)
         add_database_argument(parser)
@@ -82,7 +93,11 @@ class Command(TenancyCommand):
         if options["verbosity"] >= 1:
             self.stdout.write(f"Creating tenant {schema_name!r} ...")
         tenant = provision_tenant(
-            schema_name=schema_name, name=name, domain=domain, using=options["database"]
+            schema_name=schema_name,
+            name=name,
+            domain=domain,
+            method=options["method"],
+            using=options["database"],
         )
         if options["verbosity"] >= 1:
             self.stdout.write(
