@@ -12,9 +12,11 @@ from typing import Any, ClassVar
 
 from django.test import TestCase
 
+from .conf import tenancy_settings
 from .context import Activation, tenant_context
 from .models import TenantBase
 from .provisioning import provision_tenant
+from .template_schema import ensure_template
 
 
 class TenantTestCase(TestCase):
@@ -23,6 +25,15 @@ class TenantTestCase(TestCase):
     tenant_domain: ClassVar[str | None] = "tenant.test"
     tenant: ClassVar[TenantBase]
     _tenant_activation: ClassVar[Activation | None] = None
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        # Before the class-wide transaction: a template schema made inside it would be
+        # rolled back with it and made again for every class. Made here, it is committed
+        # once for the test database, and each class's tenant is a copy of it.
+        if tenancy_settings.PROVISION_FROM_TEMPLATE:
+            ensure_template()
+        super().setUpClass()
 
     @classmethod
     def _enter_atomics(cls) -> Any:

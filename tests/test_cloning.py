@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unittest
 
 import pytest
 from django.core.management import CommandError, call_command, get_commands, load_command_class
@@ -22,6 +23,7 @@ from tenancy_app.models import Tenant, TenantStatus
 from tenancy_app.provisioning import clone_tenant, rename_tenant
 from tenancy_app.schemas import create_schema, drop_schema, list_schemas, schema_exists
 from tenancy_app.template_schema import clear_template_cache, ensure_template
+from tenancy_app.testing import TenantTestCase
 from tests.catalog import differences, rows_of, schema_catalog
 from tests.notes.models import Note
 
@@ -261,3 +263,23 @@ def test_clone_and_rename_commands(db):
     assert "Renamed tenant schema 'acme_demo' to 'demo'" in out
     with tenant_context(Tenant.objects.get(schema_name="demo")):
         assert [note.title for note in Note.objects.all()] == ["hello"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tenant_test_case_makes_the_template_once_outside_its_transaction():
+    drop_schema(TEMPLATE)  # committed: as in a project's fresh test database
+
+    class Case(TenantTestCase):
+        tenant_schema = "case_tenant"
+
+        def test_tenant_has_its_tables(self) -> None:
+            assert Note.objects.count() == 0
+
+    try:
+        suite = unittest.defaultTestLoader.loadTestsFromTestCase(Case)
+        result = unittest.TextTestRunner(stream=io.StringIO()).run(suite)
+        assert result.wasSuccessful(), result.errors + result.failures
+        assert schema_exists(TEMPLATE)  # kept for the next class
+        assert not schema_exists("case_tenant")  # rolled back with the class
+    finally:
+        ensure_template()
