@@ -53,6 +53,18 @@ def _state_with(
     return state
 
 
+#: Model options post_migrate receivers do not look at (they change no model's identity).
+_SCHEMA_ONLY_OPTIONS = frozenset({"indexes", "constraints", "db_table_comment"})
+
+
+def _models_seen_by_receivers(state: ProjectState, app_label: str) -> dict[str, dict[str, object]]:
+    return {
+        name: {k: v for k, v in model.options.items() if k not in _SCHEMA_ONLY_OPTIONS}
+        for (label, name), model in state.models.items()
+        if label == app_label
+    }
+
+
 def _own_copy(migration: Migration) -> Migration:
     """A copy with its own operations list: pre_migrate receivers (contenttypes) insert
     operations into the plan's migrations, and each group gets its own."""
@@ -78,6 +90,8 @@ class GroupPlan:
     post_state: ProjectState | None = None
     #: squashed migrations to record as applied because all they replace is
     record_squashed: list[Key] = field(default_factory=list)
+    #: apps post_migrate is sent for (see _changed_apps)
+    changed: frozenset[str] = frozenset()
     #: the planning error that fails every schema of the group
     error: str | None = None
 
@@ -89,10 +103,6 @@ class GroupPlan:
     def labels(self) -> list[str]:
         return [str(migration) for migration, _ in self.plan]
 
-    @property
-    def changed_apps(self) -> frozenset[str]:
-        return frozenset(migration.app_label for migration, _ in self.plan)
-
     def rows_applied(self) -> list[Key]:
         rows = [] if self.backwards else [k for m, _ in self.plan for k in _recorded_keys(m)]
         return rows + self.record_squashed
@@ -101,6 +111,23 @@ class GroupPlan:
         if not self.backwards:
             return []
         return [k for m, _ in self.plan for k in [*m.replaces, key_of(m)]]
+
+
+def _changed_apps(group: GroupPlan) -> frozenset[str]:
+    """Apps whose models the run adds, removes, renames or changes the options of.
+
+    post_migrate is sent for these only: content types and permissions (and the rows
+    other receivers make) follow models and their options, not fields, indexes or data
+    migrations. A schema migrated from scratch changes every app with models.
+    """
+    assert group.pre_state is not None and group.post_state is not None
+    apps = {migration.app_label for migration, _ in group.plan}
+    return frozenset(
+        app
+        for app in apps
+        if _models_seen_by_receivers(group.pre_state, app)
+        != _models_seen_by_receivers(group.post_state, app)
+    )
 
 
 def plan_group(
@@ -128,6 +155,7 @@ def plan_group(
             plan = sorted(plan, key=lambda item: position[key_of(item[0])])
         group.plan = [(_own_copy(migration), backwards) for migration, backwards in plan]
         _compute_states(group, loader, full_plan)
+        group.changed = _changed_apps(group)
     except Exception as exc:
         group.plan = []
         group.error = describe_error(exc)

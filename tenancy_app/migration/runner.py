@@ -135,7 +135,7 @@ def _rows(steps: Sequence[MigrationSteps]) -> tuple[list[Key], list[Key]]:
 def _post_migrate(job: SchemaJob, cache: StateCache, settings: RunSettings, out: Any) -> None:
     """post_migrate for the apps whose migrations ran, with this run's apps and plan."""
     group = job.group
-    changed = group.changed_apps
+    changed = group.changed
     if not changed:
         return
     apps = cache.post_apps(group)
