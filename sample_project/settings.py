@@ -34,7 +34,7 @@ TENANCY = {
         "django.contrib.auth",
         "django.contrib.sessions",
         "django.contrib.messages",
-        "django.contrib.admin",
+        "tenancy_app.apps.TenancyAdminConfig",
         "django.contrib.staticfiles",
         "sample_project.site",
     ],
@@ -44,7 +44,7 @@ TENANCY = {
         "django.contrib.auth",
         "django.contrib.sessions",
         "django.contrib.messages",
-        "django.contrib.admin",
+        "tenancy_app.apps.TenancyAdminConfig",
         "sample_project.projects",
     ],
     "PUBLIC_DOMAINS": ["localhost", "127.0.0.1"],
@@ -94,7 +94,7 @@ CACHES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "tenant_admin:login"
+LOGIN_URL = "admin:login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import path
 
 from sample_project.projects import views
-from sample_project.projects.admin import tenant_admin_site
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -14,5 +14,5 @@ urlpatterns = [
     path("projects/<int:pk>/tasks/new/", views.task_create, name="task-create"),
     path("tasks/", views.task_list, name="task-list"),
     path("tasks/<int:pk>/toggle/", views.task_toggle, name="task-toggle"),
-    path("admin/", tenant_admin_site.urls),
+    path("admin/", admin.site.urls),
 ]

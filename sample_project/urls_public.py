@@ -1,7 +1,8 @@
 """URLs of the public site (localhost, 127.0.0.1): TENANCY["PUBLIC_URLCONF"].
 
-The admin here is Django's default site: the operators' accounts and tenancy_app's
-tenant registry (adding a tenant there provisions its schema).
+The admin here is ``admin.site`` (tenancy_app's TenancyAdminSite), as on tenants' hosts;
+here it shows the shared apps: the operators' accounts and tenancy_app's tenant
+registry (adding a tenant there provisions its schema).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,9 +9,20 @@ class TenancyConfig(AppConfig):
     name = "tenancy_app"
     verbose_name = _("Tenancy")
     default_auto_field = "django.db.models.BigAutoField"
+    default = True  # this module has two AppConfigs: "tenancy_app" means this one
 
     def ready(self) -> None:
         # Registers system checks and cache invalidation; runs no SQL.
         from . import checks, lookup  # noqa: F401
 
         lookup.connect_invalidation()
+
+
+class TenancyAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with :class:`~tenancy_app.admin_site.TenancyAdminSite` as
+    ``admin.site``: list ``"tenancy_app.apps.TenancyAdminConfig"`` instead of
+    ``"django.contrib.admin"`` (in ``TENANCY["SHARED_APPS"]`` and ``TENANCY["TENANT_APPS"]``).
+    """
+
+    default = False
+    default_site = "tenancy_app.admin_site.TenancyAdminSite"

@@ -1,23 +1,20 @@
 """The admin of one tenant: its own users and projects, nothing from the registry.
 
-A separate AdminSite (rather than ``admin.site``) keeps the tenant admin's contents
-explicit: models registered on the default site by other apps never appear here.
+Registered on ``admin.site``, which is tenancy_app's TenancyAdminSite (settings list
+``tenancy_app.apps.TenancyAdminConfig`` instead of ``django.contrib.admin``): the same
+site serves the public domain, where these tenant-only models are not shown, and each
+tenant's domain, where the tenant registry is not.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group, User
 
 from .models import Label, Project, Task
 
-tenant_admin_site = admin.AdminSite(name="tenant_admin")
-tenant_admin_site.site_header = "Workspace administration"
-tenant_admin_site.site_title = "Workspace admin"
-
-tenant_admin_site.register(User, UserAdmin)
-tenant_admin_site.register(Group, GroupAdmin)
+# On tenants' domains (TenancyAdminSite's own attributes; the public admin keeps Django's).
+admin.site.tenant_site_header = "{tenant} · Workspace administration"  # type: ignore[attr-defined]
+admin.site.tenant_site_title = "Workspace admin"  # type: ignore[attr-defined]
 
 
 class TaskInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -26,14 +23,14 @@ class TaskInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
 
 
-@admin.register(Project, site=tenant_admin_site)
+@admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "created_at"]
     search_fields = ["name", "description"]
     inlines = [TaskInline]
 
 
-@admin.register(Task, site=tenant_admin_site)
+@admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["title", "project", "done", "due_date"]
     list_filter = ["done", "project", "labels"]
@@ -41,6 +38,6 @@ class TaskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     filter_horizontal = ["labels"]
 
 
-@admin.register(Label, site=tenant_admin_site)
+@admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "color"]

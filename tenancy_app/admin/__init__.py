@@ -1,0 +1,28 @@
+"""Admin for the tenant registry, on the public domain.
+
+The registry tables live in the shared schema, which a tenant's search_path also
+reaches; :class:`~tenancy_app.admin_site.PlacementAdminMixin` refuses every permission
+where the registry is not placed (every tenant schema), on any AdminSite, so a tenant's
+admin never lists other tenants.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from ..admin_site import PlacementAdminMixin
+from ..models import get_domain_model, get_tenant_model
+from .domains import DomainAdmin
+from .filters import MigrationStateFilter
+from .tenants import DomainInline, TenantAdmin
+
+__all__ = [
+    "DomainAdmin",
+    "DomainInline",
+    "MigrationStateFilter",
+    "PlacementAdminMixin",
+    "TenantAdmin",
+]
+
+admin.site.register(get_tenant_model(), TenantAdmin)
+admin.site.register(get_domain_model(), DomainAdmin)

@@ -1,0 +1,389 @@
+"""The tenant registry's admin: list, add (provisioning), change page and actions."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.management import CommandError, call_command
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..admin_site import PlacementAdminMixin
+from ..context import public_context
+from ..exceptions import TenantError
+from ..lookup import clear_tenant_cache
+from ..models import SchemaMigrationResult, TenantStatus, get_domain_model
+from ..provisioning import delete_tenant, provision_tenant
+from . import queries
+from .filters import MigrationStateFilter
+from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
+
+MIGRATION_STATE_LABELS = {
+    queries.UP_TO_DATE: _("up to date"),
+    queries.FAILED: _("failed"),
+    queries.NEVER: _("never migrated"),
+}
+
+
+class DomainInline(PlacementAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    model = get_domain_model()
+    form = DomainInlineForm
+    formset = DomainFormSet
+    fields = ["domain", "is_primary"]
+    extra = 0
+
+
+class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """The registry of tenants; reachable only where the registry is placed (public)."""
+
+    list_display = [
+        "name",
+        "schema_name",
+        "status",
+        "primary_domain",
+        "migration_state",
+        "schema_size",
+    ]
+    list_filter = ["status", MigrationStateFilter]
+    search_fields = ["name", "schema_name", "domains__domain"]
+    actions = ["migrate_tenants", "suspend_tenants", "activate_tenants", "delete_tenants"]
+    add_form = TenantAddForm
+    delete_tenants_template: str | list[str] | None = None
+    schema_fields = ("schema_statistics", "last_migration")
+    date_fields = ("created_at", "updated_at")
+
+    # The list ------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return queries.with_list_columns(super().get_queryset(request))
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
+        from .changelist import TenantChangeList
+
+        return TenantChangeList
+
+    @admin.display(description=_("primary domain"), ordering="admin_primary_domain")
+    def primary_domain(self, obj: Any) -> str:
+        return obj.admin_primary_domain or self.get_empty_value_display()
+
+    @admin.display(description=_("migrations"))
+    def migration_state(self, obj: Any) -> str:
+        state = queries.state_of(obj.admin_migration_status, obj.admin_migration_pending)
+        if state == queries.PENDING:
+            pending = obj.admin_migration_pending
+            return ngettext("%(count)d pending", "%(count)d pending", pending) % {"count": pending}
+        label = MIGRATION_STATE_LABELS[state]
+        if state == queries.FAILED:
+            return format_html(
+                '<span class="tenancy-migration-failed" title="{}">{}</span>',
+                obj.admin_migration_error,
+                label,
+            )
+        return str(label)
+
+    @admin.display(description=_("size"))
+    def schema_size(self, obj: Any) -> str:
+        size = getattr(obj, "admin_schema_size", None)
+        return self.get_empty_value_display() if size is None else str(filesizeformat(size))
+
+    # Add and change pages ------------------------------------------------------------
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs.setdefault("form", self.add_form)
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:  # provisioning decides the status
+            return [*(super().get_exclude(request, obj) or ()), "status"]
+        return super().get_exclude(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return super().get_readonly_fields(request, obj)
+        # The schema name is fixed once the schema exists.
+        return [
+            *super().get_readonly_fields(request, obj),
+            "schema_name",
+            *self.schema_fields,
+            *self.date_fields,
+        ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        grouped = {*self.schema_fields, *self.date_fields}
+        main = [name for name in self.get_fields(request, obj) if name not in grouped]
+        return [
+            (None, {"fields": main}),
+            (_("Schema"), {"fields": list(self.schema_fields)}),
+            (_("Dates"), {"fields": list(self.date_fields), "classes": ["collapse"]}),
+        ]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        # A new tenant's primary domain is a field of the add form.
+        return [DomainInline] if obj is not None else []
+
+    @admin.display(description=_("statistics"))
+    def schema_statistics(self, obj: Any) -> str:
+        stats = queries.schema_statistics([obj.schema_name]).get(obj.schema_name)
+        if stats is None or not stats.exists:
+            return str(_("The schema does not exist in the database."))
+        not_analyzed = (
+            ngettext(
+                " (%(count)d table not analyzed yet)",
+                " (%(count)d tables not analyzed yet)",
+                stats.tables_not_analyzed,
+            )
+            % {"count": stats.tables_not_analyzed}
+            if stats.tables_not_analyzed
+            else ""
+        )
+        return format_html(
+            '<ul class="tenancy-schema-statistics">'
+            "<li>{}: {}</li><li>{}: {}{}</li><li>{}: {}</li></ul>",
+            _("tables"),
+            stats.tables,
+            _("estimated rows"),
+            f"{stats.estimated_rows:,}",
+            not_analyzed,
+            _("size on disk"),
+            filesizeformat(stats.size),
+        )
+
+    @admin.display(description=_("last migration"))
+    def last_migration(self, obj: Any) -> str:
+        with public_context():
+            result = SchemaMigrationResult.objects.filter(schema_name=obj.schema_name).first()
+        if result is None:
+            return str(_("Never migrated by migrate_schemas."))
+        summary = format_html(
+            "{} · {} · {} {} · {} {}",
+            result.get_status_display(),
+            result.finished_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            result.applied,
+            _("run"),
+            result.pending,
+            _("pending"),
+        )
+        if result.status == SchemaMigrationResult.Status.FAILED:
+            return format_html(
+                '{}<pre class="tenancy-migration-error">{}</pre>', summary, result.error
+            )
+        return summary
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """A new tenant is provisioned (schema, tables, post-migrate rows), not just saved."""
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        extra = {
+            name: value
+            for name, value in form.cleaned_data.items()
+            if name not in ("schema_name", "name", "domain")
+            and name in {field.name for field in obj._meta.concrete_fields}
+        }
+        tenant = provision_tenant(
+            schema_name=obj.schema_name,
+            name=obj.name,
+            domain=form.cleaned_data["domain"],
+            **extra,
+        )
+        obj.pk = tenant.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except TenantError as exc:
+            # Raised by provisioning inside the add view's transaction, which has rolled
+            # back: nothing of the tenant is left.
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    # Actions -------------------------------------------------------------------------
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        # Deleting a tenant asks what to do with its schema: see delete_tenants.
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description=_("Migrate selected tenants"), permissions=["change"])
+    def migrate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        schemas = list(queryset.order_by("schema_name").values_list("schema_name", flat=True))
+        results = SchemaMigrationResult.objects.filter(schema_name__in=schemas)
+        before = dict(results.values_list("schema_name", "finished_at"))
+        output = io.StringIO()
+        try:
+            call_command(
+                "migrate_schemas", schema=schemas, interactive=False, stdout=output, stderr=output
+            )
+            failure = ""
+        except CommandError as exc:
+            failure = str(exc)
+        after = {result.schema_name: result for result in results}
+        for schema_name in schemas:
+            result = after.get(schema_name)
+            if result is None or before.get(schema_name) == result.finished_at:
+                self.message_user(
+                    request,
+                    _("%(schema)s: migrate_schemas recorded no result. %(failure)s")
+                    % {"schema": schema_name, "failure": failure},
+                    messages.WARNING,
+                )
+            elif result.status == SchemaMigrationResult.Status.FAILED:
+                self.message_user(
+                    request,
+                    _("%(schema)s: migration failed: %(error)s")
+                    % {"schema": schema_name, "error": result.error},
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(schema)s: up to date (%(count)d migration run).",
+                        "%(schema)s: up to date (%(count)d migrations run).",
+                        result.applied,
+                    )
+                    % {"schema": schema_name, "count": result.applied},
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description=_("Suspend selected tenants"), permissions=["change"])
+    def suspend_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._set_status(request, queryset, TenantStatus.SUSPENDED, from_statuses=None)
+
+    @admin.action(description=_("Activate selected suspended tenants"), permissions=["change"])
+    def activate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._set_status(
+            request, queryset, TenantStatus.ACTIVE, from_statuses=[TenantStatus.SUSPENDED]
+        )
+
+    def _set_status(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        status: TenantStatus,
+        from_statuses: list[TenantStatus] | None,
+    ) -> None:
+        candidates = queryset.exclude(status=status)
+        if from_statuses is not None:
+            for tenant in candidates.exclude(status__in=from_statuses).order_by("schema_name"):
+                self.message_user(
+                    request,
+                    _("%(tenant)s is %(status)s, not suspended: left as it is.")
+                    % {"tenant": tenant, "status": tenant.get_status_display()},
+                    messages.WARNING,
+                )
+            candidates = candidates.filter(status__in=from_statuses)
+        changed = self.model._default_manager.filter(pk__in=candidates.values("pk")).update(
+            status=status, updated_at=timezone.now()
+        )
+        # update() sends no signals: forget the cached lookups of every process.
+        clear_tenant_cache()
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d tenant is now %(status)s.",
+                "%(count)d tenants are now %(status)s.",
+                changed,
+            )
+            % {"count": changed, "status": TenantStatus(status).label},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Delete selected tenants…"), permissions=["delete"])
+    def delete_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        return self._delete_tenants(request, queryset, action=True)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The single-tenant delete page: the same confirmation as the action."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            missing: HttpResponse = self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+                request, self.opts, object_id
+            )
+            return missing
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        response = self._delete_tenants(
+            request, self.get_queryset(request).filter(pk=obj.pk), action=False
+        )
+        if response is not None:
+            return response
+        return HttpResponseRedirect(
+            reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist"
+            )
+        )
+
+    def _delete_tenants(
+        self, request: HttpRequest, queryset: QuerySet[Any], *, action: bool
+    ) -> HttpResponse | None:
+        tenants = list(queryset.order_by("schema_name").prefetch_related("domains"))
+        if not all(self.has_delete_permission(request, tenant) for tenant in tenants):
+            raise PermissionDenied
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            drop = request.POST.get("drop_schema") == "on"
+            self.log_deletions(request, tenants)  # type: ignore[arg-type]
+            for tenant in tenants:
+                delete_tenant(tenant, drop=drop)
+                self.message_user(
+                    request,
+                    (
+                        _("Deleted %(tenant)s and dropped its schema.")
+                        if drop
+                        else _("Deleted %(tenant)s; its schema %(schema)s was kept.")
+                    )
+                    % {"tenant": tenant, "schema": tenant.schema_name},
+                    messages.SUCCESS,
+                )
+            return None
+        stats = queries.schema_statistics([tenant.schema_name for tenant in tenants])
+        rows = [
+            (tenant, stats.get(tenant.schema_name), list(tenant.domains.all()))
+            for tenant in tenants
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Delete tenants?") if len(tenants) > 1 else _("Delete tenant?"),
+            "subtitle": None,
+            "opts": self.opts,
+            "rows": rows,
+            "queryset": tenants,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        opts = self.opts
+        return TemplateResponse(
+            request,
+            self.delete_tenants_template
+            or [
+                f"admin/{opts.app_label}/{opts.model_name}/delete_tenants.html",
+                "admin/tenancy_app/tenant/delete_tenants.html",
+            ],
+            context,
+        )
