@@ -99,7 +99,8 @@ def _check_deferred_constraints(using: str) -> None:
     refuses an ALTER TABLE of such a table later in the same transaction.
     """
     with connections[using].cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _record(using: str, schema: str, applied: Sequence[Key], unapplied: Sequence[Key]) -> None:
