@@ -13,9 +13,13 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers system checks and cache invalidation; runs no SQL.
-        from . import checks, lookup  # noqa: F401
+        from django.apps import apps
+
+        from . import checks, contenttypes, lookup  # noqa: F401
 
         lookup.connect_invalidation()
+        if apps.is_installed("django.contrib.contenttypes"):
+            contenttypes.install()
 
 
 class TenancyAdminConfig(admin_apps.AdminConfig):
