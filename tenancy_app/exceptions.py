@@ -69,3 +69,15 @@ class CloneNotSupported(TenantError):
             "instead (`manage.py create_tenant --migrate`, or "
             "provision_tenant(..., method='migrate')), and nothing was changed."
         )
+
+
+class MigrationTargetError(TenantError):
+    """The app label or migration name given to migrate_schemas does not name a migration."""
+
+
+class MigrationConflict(TenantError):
+    """The migration graph has several leaves in one app (``makemigrations --merge``)."""
+
+
+class PlanningFailed(TenantError):
+    """A group's migration plan could not be made (inconsistent history, mixed directions)."""

@@ -16,18 +16,10 @@ from django.db.migrations.exceptions import AmbiguityError, InconsistentMigratio
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 
-from ..exceptions import TenantError
+from ..exceptions import MigrationConflict, MigrationTargetError
 
 Key = tuple[str, str]
 Target = tuple[str, str | None]
-
-
-class MigrationTargetError(TenantError):
-    """The app label or migration name given to migrate_schemas does not name a migration."""
-
-
-class MigrationConflict(TenantError):
-    """The migration graph has several leaves in one app (``makemigrations --merge``)."""
 
 
 class RecordedLoader(MigrationLoader):

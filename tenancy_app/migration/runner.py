@@ -26,7 +26,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from ..context import schema_context
-from ..exceptions import TenantError
+from ..exceptions import PlanningFailed
 from .applied import SchemaState
 from .errors import describe_error
 from .loader import Key
@@ -48,10 +48,6 @@ class RunSettings:
     using: str
     fake: bool = False
     verbosity: int = 1
-
-
-class PlanningFailed(TenantError):
-    """The group's plan could not be made (inconsistent history, mixed directions...)."""
 
 
 def _segments(steps: Sequence[MigrationSteps], *, all_atomic: bool) -> list[list[MigrationSteps]]:
