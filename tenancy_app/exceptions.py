@@ -81,3 +81,7 @@ class MigrationConflict(TenantError):
 
 class PlanningFailed(TenantError):
     """A group's migration plan could not be made (inconsistent history, mixed directions)."""
+
+
+class MigrationRunInProgress(TenantError):
+    """Another migrate_schemas run holds the lock on this database."""

@@ -17,13 +17,20 @@ from django.db import connections
 from ...conf import tenancy_settings
 from ...context import public_context
 from ...migration import MigrationRun, SchemaResult, migrate_schema
+from ...migration.lock import exclusive_run
 from ...migration.planning import GroupPlan
 from ...migration.progress import Bar, Lines, Progress, Silent, summary_lines
 from ...migration.results import Outcome, record_results
 from ...migration.workers import default_jobs
 from ...models import get_tenant_model
 from ...schemas import schema_exists
-from ..base import TenancyCommand, check_schema_name, format_error, is_terminal
+from ..base import (
+    TenancyCommand,
+    check_schema_name,
+    format_error,
+    is_terminal,
+    user_errors,
+)
 
 # Options of this command that Django's migrate must not receive.
 _OWN_OPTIONS = frozenset(
@@ -112,6 +119,14 @@ class Command(TenancyCommand):
                 f"(default: the CPU count, at most 4; here {default_jobs()})."
             ),
         )
+        parser.add_argument(
+            "--nowait",
+            action="store_true",
+            help=(
+                "Fail at once if another migrate_schemas run is in progress on the database "
+                "(default: wait for it to end, then migrate what is still pending)."
+            ),
+        )
 
     def get_check_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         # As Django's migrate: database checks too, on the database being migrated.
@@ -139,9 +154,23 @@ class Command(TenancyCommand):
         schemas = self._schemas(
             requested, shared=options["shared"], tenants=options["tenants"], using=using
         )
-        if any(options.get(name) for name in _DJANGO_MIGRATE_ONLY):
-            self._with_django_migrate(schemas, options)
+        if options["plan"] or options["check_unapplied"]:
+            self._report(schemas, options)  # reads only: no lock
             return
+        with (
+            user_errors(),
+            exclusive_run(using, nowait=options["nowait"], on_wait=self._say_waiting),
+        ):
+            if any(options.get(name) for name in _DJANGO_MIGRATE_ONLY):
+                self._with_django_migrate(schemas, options)
+            else:
+                self._report(schemas, options)
+
+    def _say_waiting(self) -> None:
+        self.stderr.write("Another migrate_schemas run is in progress: waiting for it to end.")
+
+    def _report(self, schemas: list[str], options: dict[str, Any]) -> None:
+        using: str = options["database"]
         run = MigrationRun(
             schemas,
             using=using,

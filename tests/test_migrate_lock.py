@@ -1,0 +1,59 @@
+"""One migrate_schemas run at a time per database: the second waits, or fails with --nowait."""
+
+from __future__ import annotations
+
+import threading
+import time
+from io import StringIO
+
+import psycopg
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from tenancy_app.migration.lock import LOCK_NAME
+
+LOCK = "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))"
+
+
+@pytest.fixture
+def other_run_holding_the_lock(db):
+    """A connection of its own standing for a migrate_schemas run in another process."""
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute(LOCK, [LOCK_NAME])
+        yield other
+
+
+def test_nowait_fails_while_another_run_holds_the_lock(other_run_holding_the_lock):
+    with pytest.raises(CommandError, match="in progress"):
+        call_command("migrate_schemas", "--shared", "--nowait", stdout=StringIO())
+
+
+def test_check_and_plan_do_not_wait(other_run_holding_the_lock):
+    call_command("migrate_schemas", "--shared", "--plan", stdout=StringIO())
+    call_command("migrate_schemas", "--shared", "--check", stdout=StringIO())
+
+
+def test_a_second_run_waits_for_the_first(other_run_holding_the_lock):
+    stderr = StringIO()
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            call_command("migrate_schemas", "--shared", stdout=StringIO(), stderr=stderr)
+            finished.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "waiting" not in stderr.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "waiting for it to end" in stderr.getvalue()
+    assert not finished.is_set()
+    other_run_holding_the_lock.execute(
+        "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(%s, 0))", [LOCK_NAME]
+    )
+    thread.join(30)
+    assert finished.is_set()
