@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command, get_commands, load_command_class
 from django.db import connection
+from django.db.models.signals import post_migrate
 from django.test.utils import CaptureQueriesContext
 from psycopg import sql
 
@@ -231,7 +232,7 @@ def test_create_tenant_missing_values_without_terminal(db):
     assert list_schemas() == schemas
 
 
-def test_create_tenant_errors(db, make_tenant, monkeypatch):
+def test_create_tenant_errors(db, make_tenant):
     make_tenant("acme")
     with pytest.raises(CommandError, match="already exists"):
         run("create_tenant", "--schema", "acme", "--name", "A", "--domain", "a2.test", "--noinput")
@@ -242,15 +243,18 @@ def test_create_tenant_errors(db, make_tenant, monkeypatch):
     with pytest.raises(CommandError, match="schema 'orphan' already exists"):
         run("create_tenant", "--schema", "orphan", "--name", "O", "--domain", "o.test", "--noinput")
 
-    def broken_migrate(*args, **kwargs):
+    def broken_handler(sender, **kwargs):  # a real post-migrate handler that fails
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("tenancy_app.provisioning.migrate_schema", broken_migrate)
-    with pytest.raises(CommandError, match="failed while migrating the schema: disk on fire"):
-        run(
-            "create_tenant", "--schema", "broken", "--name", "B", "--domain", "b.test",
-            "--noinput", "--migrate",
-        )  # fmt: skip
+    post_migrate.connect(broken_handler, dispatch_uid="broken_handler")
+    try:
+        with pytest.raises(CommandError, match="failed while migrating the schema: disk on fire"):
+            run(
+                "create_tenant", "--schema", "broken", "--name", "B", "--domain", "b.test",
+                "--noinput", "--migrate",
+            )  # fmt: skip
+    finally:
+        post_migrate.disconnect(dispatch_uid="broken_handler")
     assert not schema_exists("broken")
     with public_context():
         assert sorted(Tenant.objects.values_list("schema_name", flat=True)) == ["acme"]
