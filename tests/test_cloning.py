@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command, get_commands, load_command_class
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from psycopg import sql
 
 from tenancy_app import provision_tenant, public_context, tenant_context
 from tenancy_app.conf import tenancy_settings
@@ -91,7 +92,7 @@ def test_clone_copies_structure_rows_and_sequence_positions(db):
     assert copy.status == TenantStatus.ACTIVE
     assert differences(schema_catalog("source"), schema_catalog("copy")) == []
     for table in ("notes_note", "legacy", "audit_events", "scratch", "auth_permission"):
-        query = f"SELECT * FROM {table} ORDER BY 1"
+        query = sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))
         assert rows_of("copy", query) == rows_of("source", query), table
     assert rows_of("copy", "SELECT count(*) FROM legacy") == [(2,)]
 
@@ -197,7 +198,9 @@ def test_template_is_migrated_when_behind(db):
 def test_template_with_objects_a_copy_cannot_make_is_refused_clearly(db):
     with public_context(), connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE FUNCTION {TEMPLATE}.answer() RETURNS int LANGUAGE sql AS 'SELECT 42'"
+            sql.SQL("CREATE FUNCTION {}.answer() RETURNS int LANGUAGE sql AS 'SELECT 42'").format(
+                sql.Identifier(TEMPLATE)
+            )
         )
     clear_template_cache()  # a change by hand, not by a migration
     try:

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from psycopg import sql
 
 from tenancy_app.context import public_context, schema_context
 from tenancy_app.migration import MigrationRun, Outcome, migrate_schemas
@@ -45,7 +46,10 @@ def run_failing(*args: str, **options: object) -> tuple[str, str, str]:
 def recorded(schema: str, app: str = "inventory") -> list[str]:
     with public_context(), connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT name FROM "{schema}".django_migrations WHERE app = %s ORDER BY name', [app]
+            sql.SQL("SELECT name FROM {}.django_migrations WHERE app = %s ORDER BY name").format(
+                sql.Identifier(schema)
+            ),
+            [app],
         )
         return [row[0] for row in cursor.fetchall()]
 

@@ -18,7 +18,9 @@ from django.db import connections
 from ..exceptions import MigrationRunInProgress
 
 LOCK_NAME = "tenancy_app.migrate_schemas"
-_KEY = "pg_catalog.hashtextextended(%s, 0)"
+_TRY_LOCK = "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended(%s, 0))"
+_LOCK = "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))"
+_UNLOCK = "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(%s, 0))"
 
 
 @contextmanager
@@ -27,7 +29,7 @@ def exclusive_run(
 ) -> Iterator[None]:
     params = connections[using].get_connection_params()
     with psycopg.connect(**params, autocommit=True) as conn:
-        row = conn.execute(f"SELECT pg_catalog.pg_try_advisory_lock({_KEY})", [LOCK_NAME])
+        row = conn.execute(_TRY_LOCK, [LOCK_NAME])
         if not row.fetchone()[0]:  # type: ignore[index]
             if nowait:
                 raise MigrationRunInProgress(
@@ -36,8 +38,8 @@ def exclusive_run(
                 )
             if on_wait is not None:
                 on_wait()
-            conn.execute(f"SELECT pg_catalog.pg_advisory_lock({_KEY})", [LOCK_NAME])
+            conn.execute(_LOCK, [LOCK_NAME])
         try:
             yield
         finally:
-            conn.execute(f"SELECT pg_catalog.pg_advisory_unlock({_KEY})", [LOCK_NAME])
+            conn.execute(_UNLOCK, [LOCK_NAME])
