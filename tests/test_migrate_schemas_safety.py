@@ -1,4 +1,4 @@
-"""One migrate_schemas run at a time per database: the second waits, or fails with --nowait."""
+"""migrate_schemas safety: one run at a time; no tenant migrated after the public schema failed."""
 
 from __future__ import annotations
 
@@ -57,3 +57,23 @@ def test_a_second_run_waits_for_the_first(other_run_holding_the_lock):
     )
     thread.join(30)
     assert finished.is_set()
+
+
+def test_tenants_are_not_migrated_when_the_shared_schema_fails(make_tenant):
+    from django.db import connection as conn
+
+    from tenancy_app import public_context, tenant_context
+
+    acme = make_tenant("acme")
+    with tenant_context(acme):
+        call_command("migrate_schemas", "--schema", "acme", "notes", "zero", stdout=StringIO())
+    call_command("migrate_schemas", "--shared", "sessions", "zero", stdout=StringIO())
+    with public_context(), conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE django_session (conflict int)")  # sessions will fail
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError):
+        call_command("migrate_schemas", stdout=out, stderr=err)
+    assert "failed to migrate first" in err.getvalue() + out.getvalue()
+    with public_context(), conn.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('acme.notes_note')")
+        assert cursor.fetchone() == (None,)  # acme was left alone

@@ -31,6 +31,7 @@ from .runner import RunSettings, SchemaJob
 from .workers import default_jobs, run_jobs
 
 OnResult = Callable[[int, SchemaResult], None]
+_PUBLIC_FAILED = "Not migrated: the shared (public) schema failed to migrate first."
 
 
 def _ignore(position: int, result: SchemaResult) -> None:
@@ -124,11 +125,13 @@ class MigrationRun:
 
         public = tenancy_settings.PUBLIC_SCHEMA
         template = tenancy_settings.TEMPLATE_SCHEMA
+        public_failed = False
         if public in position:
-            done(
-                public,
-                self._settled(public, check=False) or self._migrate_public(fake, verbosity, stdout),
+            result = self._settled(public, check=False) or self._migrate_public(
+                fake, verbosity, stdout
             )
+            public_failed = result.outcome is Outcome.FAILED
+            done(public, result)
         work: list[SchemaJob] = []
         for name in self.schemas:
             if name == public:
@@ -136,6 +139,21 @@ class MigrationRun:
             settled = self._settled(name, check=False)
             if settled is not None:
                 done(name, settled)
+            elif public_failed:
+                # Tenant tables may refer to shared ones: never migrate a tenant against
+                # a shared schema that is not where its migrations expect it.
+                now = timezone.now()
+                done(
+                    name,
+                    SchemaResult(
+                        name,
+                        Outcome.FAILED,
+                        now,
+                        now,
+                        error=_PUBLIC_FAILED,
+                        pending=len(self.group_of[name].plan),
+                    ),
+                )
             else:
                 work.append(SchemaJob(position[name], name, self.states[name], self.group_of[name]))
         self._pre_migrate(work, verbosity, stdout)
