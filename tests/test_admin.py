@@ -574,8 +574,8 @@ def test_migrate_action_reports_each_tenant(committed_pair: list[Tenant]) -> Non
         cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'inventory'")
         assert cursor.fetchone()[0] == 10
     reported = messages_of(response)
-    assert ("success", "acme: up to date (2 migrations run).") in reported, reported
-    assert ("success", "globex: up to date (0 migrations run).") in reported, reported
+    assert ("success", "Acme (acme): up to date (2 migrations run).") in reported, reported
+    assert ("success", "Globex (globex): up to date (0 migrations run).") in reported, reported
     listed = rows_of(client.get(CHANGELIST).content.decode())
     assert "up to date" in listed["acme"] and "up to date" in listed["globex"]
 

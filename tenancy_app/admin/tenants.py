@@ -154,7 +154,8 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
             else ""
         )
         return format_html(
-            '<ul class="tenancy-schema-statistics">'
+            '<ul class="tenancy-schema-statistics" '
+            'style="margin: 0; padding: 0; list-style: none">'
             "<li>{}: {}</li><li>{}: {}{}</li><li>{}: {}</li></ul>",
             _("tables"),
             stats.tables,
@@ -172,13 +173,12 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         if result is None:
             return str(_("Never migrated by migrate_schemas."))
         summary = format_html(
-            "{} · {} · {} {} · {} {}",
+            "{} · {} · {} · {}",
             result.get_status_display(),
             result.finished_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            result.applied,
-            _("run"),
-            result.pending,
-            _("pending"),
+            ngettext("%(count)d migration run", "%(count)d migrations run", result.applied)
+            % {"count": result.applied},
+            _("%(count)d pending") % {"count": result.pending},
         )
         if result.status == SchemaMigrationResult.Status.FAILED:
             return format_html(
@@ -228,43 +228,48 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
 
     @admin.action(description=_("Migrate selected tenants"), permissions=["change"])
     def migrate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        schemas = list(queryset.order_by("schema_name").values_list("schema_name", flat=True))
-        results = SchemaMigrationResult.objects.filter(schema_name__in=schemas)
+        """Run migrate_schemas for the selected schemas; report each from its recorded result."""
+        tenants = {tenant.schema_name: tenant for tenant in queryset.order_by("schema_name")}
+        results = SchemaMigrationResult.objects.filter(schema_name__in=list(tenants))
         before = dict(results.values_list("schema_name", "finished_at"))
         output = io.StringIO()
         try:
             call_command(
-                "migrate_schemas", schema=schemas, interactive=False, stdout=output, stderr=output
+                "migrate_schemas",
+                schema=list(tenants),
+                interactive=False,
+                stdout=output,
+                stderr=output,
             )
             failure = ""
         except CommandError as exc:
             failure = str(exc)
         after = {result.schema_name: result for result in results}
-        for schema_name in schemas:
+        for schema_name, tenant in tenants.items():
             result = after.get(schema_name)
             if result is None or before.get(schema_name) == result.finished_at:
                 self.message_user(
                     request,
-                    _("%(schema)s: migrate_schemas recorded no result. %(failure)s")
-                    % {"schema": schema_name, "failure": failure},
+                    _("%(tenant)s: migrate_schemas recorded no result. %(failure)s")
+                    % {"tenant": tenant, "failure": failure},
                     messages.WARNING,
                 )
             elif result.status == SchemaMigrationResult.Status.FAILED:
                 self.message_user(
                     request,
-                    _("%(schema)s: migration failed: %(error)s")
-                    % {"schema": schema_name, "error": result.error},
+                    _("%(tenant)s: the migration failed: %(error)s")
+                    % {"tenant": tenant, "error": result.error},
                     messages.ERROR,
                 )
             else:
                 self.message_user(
                     request,
                     ngettext(
-                        "%(schema)s: up to date (%(count)d migration run).",
-                        "%(schema)s: up to date (%(count)d migrations run).",
+                        "%(tenant)s: up to date (%(count)d migration run).",
+                        "%(tenant)s: up to date (%(count)d migrations run).",
                         result.applied,
                     )
-                    % {"schema": schema_name, "count": result.applied},
+                    % {"tenant": tenant, "count": result.applied},
                     messages.SUCCESS,
                 )
 
