@@ -220,8 +220,12 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
 
     # Actions -------------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 passes action_location (actions on the change page too); 5.2 does not.
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location)  # type: ignore[call-arg,unused-ignore]
         # Deleting a tenant asks what to do with its schema: see delete_tenants.
         actions.pop("delete_selected", None)
         return actions
