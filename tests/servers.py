@@ -142,7 +142,7 @@ def database_url(settings_dict: dict[str, Any], name: str | None = None) -> str:
 
     A Unix socket directory travels in the path: ``postgres://user@:port/%2Fdir%2Fname``.
     """
-    from urllib.parse import quote
+    from urllib.parse import quote, urlencode
 
     name = name or settings_dict["NAME"]
     auth = quote(settings_dict.get("USER") or "", safe="")
@@ -150,6 +150,22 @@ def database_url(settings_dict: dict[str, Any], name: str | None = None) -> str:
         auth += ":" + quote(settings_dict["PASSWORD"], safe="")
     host, port = settings_dict.get("HOST") or "", settings_dict.get("PORT") or ""
     if host.startswith("/"):
-        return f"postgres://{auth}@:{port}/{quote(f'{host}/{name}', safe='')}"
-    host = f"[{host}]" if ":" in host else host
-    return f"postgres://{auth}@{host}:{port}/{name}"
+        url = f"postgres://{auth}@:{port}/{quote(f'{host}/{name}', safe='')}"
+    else:
+        host = f"[{host}]" if ":" in host else host
+        url = f"postgres://{auth}@{host}:{port}/{name}"
+    options = {
+        key: value
+        for key, value in (settings_dict.get("OPTIONS") or {}).items()
+        if isinstance(value, str | int)
+    }
+    return f"{url}?{urlencode(options)}" if options else url
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.conf import settings
 from psycopg import sql
 
+from tests.servers import database_url, default_server_params, free_port
 from tests.system import require_debian_package
-from tests.test_sample_project import _database_url, _free_port, _server_params
 
 REPO = Path(__file__).resolve().parent.parent
 # The screenshots in docs/ come from this test: it rewrites them only when asked
@@ -100,13 +101,13 @@ def sample_server(
     globex (made by the command line) with its own superuser, served by runserver."""
     name = f"tenancy_browser_test_{os.getpid()}"
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(dbname="postgres", autocommit=True, **_server_params()) as conn:
+    with psycopg.connect(**default_server_params(), autocommit=True) as conn:
         conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     proc: subprocess.Popen[bytes] | None = None
     log = tmp_path_factory.mktemp("browser") / "runserver.log"
     try:
-        url = _database_url(name)
+        url = database_url(settings.DATABASES["default"], name)
         manage(url, "migrate_schemas", "--noinput", "-v", "0")
         manage(url, "createsuperuser", "--noinput", "--username", "operator", "--email", "")
         manage(
@@ -120,7 +121,7 @@ def sample_server(
             *("--username", "hank", "--email", "hank@globex.localhost"),
         )
         manage(url, "migrate_schemas", "--noinput", "--schema", "globex", "-v", "0")
-        port = _free_port()
+        port = free_port()
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
@@ -149,7 +150,7 @@ def sample_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        with psycopg.connect(dbname="postgres", autocommit=True, **_server_params()) as conn:
+        with psycopg.connect(**default_server_params(), autocommit=True) as conn:
             conn.execute(drop)
 
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -24,6 +23,7 @@ from tenancy_app.context import public_context, tenant_context
 from tenancy_app.models import Tenant, TenantStatus
 from tenancy_app.schemas import create_schema, drop_schema, list_schemas, schema_exists
 from tests.notes.models import Note
+from tests.servers import database_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,16 +63,7 @@ def table_exists(schema: str, table: str) -> bool:
 
 def manage(*args: str, database: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m django ARGS` against this test run's database (committed data only)."""
-    settings = connection.settings_dict
-    name = database or settings["NAME"]
-    host = settings["HOST"] or ""
-    credentials = quote(settings["USER"] or "", safe="")
-    if settings["PASSWORD"]:
-        credentials += ":" + quote(settings["PASSWORD"], safe="")
-    if host.startswith("/"):  # a Unix socket directory
-        url = f"postgres://{credentials}@:{settings['PORT']}/{quote(host)}/{name}"
-    else:
-        url = f"postgres://{credentials}@{host}:{settings['PORT']}/{name}"
+    url = database_url(connection.settings_dict, database)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url}
     return subprocess.run(
         [sys.executable, "-m", "django", *args],

@@ -20,47 +20,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
 from django.conf import settings
 from psycopg import sql
 
+from tests.servers import database_url, default_server_params, free_port
+
 REPO = Path(__file__).resolve().parent.parent
 ACME_PROJECTS = ("Rocket Skates", "Giant Magnet")
 GLOBEX_PROJECTS = ("Doomsday Device", "Employee Hammocks")
-
-
-def _server_params() -> dict[str, Any]:
-    db = settings.DATABASES["default"]
-    return {
-        "host": db.get("HOST") or None,
-        "port": db.get("PORT") or None,
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-    }
-
-
-def _database_url(name: str) -> str:
-    """A DATABASE_URL django-environ reads back as the test server's settings + ``name``."""
-    db = settings.DATABASES["default"]
-    auth = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host, port = db.get("HOST") or "", db.get("PORT") or ""
-    if host.startswith("/"):
-        # A Unix socket directory travels in the path: postgres://user@:port/%2Fdir%2Fname
-        url = f"postgres://{auth}@:{port}/{quote(f'{host}/{name}', safe='')}"
-    else:
-        host = f"[{host}]" if ":" in host else host
-        url = f"postgres://{auth}@{host}:{port}/{name}"
-    options = {
-        key: value
-        for key, value in (db.get("OPTIONS") or {}).items()
-        if isinstance(value, str | int)
-    }
-    return f"{url}?{urlencode(options)}" if options else url
 
 
 @dataclass(frozen=True)
@@ -75,13 +45,13 @@ def sample_database() -> Iterator[SampleDatabase]:
     name = f"tenancy_sample_test_{os.getpid()}"
     create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(dbname="postgres", autocommit=True, **_server_params()) as conn:
+    with psycopg.connect(**default_server_params(), autocommit=True) as conn:
         conn.execute(drop)
         conn.execute(create)
     try:
-        yield SampleDatabase(name, _database_url(name))
+        yield SampleDatabase(name, database_url(settings.DATABASES["default"], name))
     finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **_server_params()) as conn:
+        with psycopg.connect(**default_server_params(), autocommit=True) as conn:
             conn.execute(drop)
 
 
@@ -109,7 +79,7 @@ def _manage(database: SampleDatabase, *args: str) -> subprocess.CompletedProcess
 
 def _snapshot(database: SampleDatabase) -> dict[str, Any]:
     """What the sample database holds: tenants, domains, schemas and row counts per schema."""
-    with psycopg.connect(dbname=database.name, **_server_params()) as conn:
+    with psycopg.connect(**{**default_server_params(), "dbname": database.name}) as conn:
         tenants = conn.execute(
             "SELECT schema_name, name, status FROM public.tenancy_app_tenant ORDER BY 1"
         ).fetchall()
@@ -149,18 +119,12 @@ def demo_runs(sample_database: SampleDatabase) -> DemoRuns:
     return DemoRuns(first, second, after_first, _snapshot(sample_database))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(
     demo_runs: DemoRuns, sample_database: SampleDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
     """``manage.py demo`` a third time, now serving on a free local port."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("sample") / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -239,7 +203,10 @@ def test_second_demo_run_changes_nothing(demo_runs: DemoRuns) -> None:
 
 
 def test_demo_fails_clearly_without_a_database() -> None:
-    missing = SampleDatabase("tenancy_sample_missing", _database_url("tenancy_sample_missing"))
+    missing = SampleDatabase(
+        "tenancy_sample_missing",
+        database_url(settings.DATABASES["default"], "tenancy_sample_missing"),
+    )
     result = _manage(missing, "demo", "--no-serve")
     assert result.returncode != 0
     assert "tenancy_sample_missing" in result.stderr
