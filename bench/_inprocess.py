@@ -1,0 +1,220 @@
+"""The parts of the request-path bench that run inside Django (one subprocess each).
+
+    _inprocess.py prepare-plain            the baseline table in public, ROWS_PER_TENANT rows
+    _inprocess.py prepare-tenancy N        N tenants t00000..t{N-1}, hosts t00042.bench
+    _inprocess.py counts CASE REQUESTS     statements, round trips and CPU per request
+
+Settings and database come from the environment (see project/settings_base.py). Each
+command prints one JSON line last.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import django
+
+django.setup()
+
+from _support import PATH_UNDER_TEST, host_of  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from project.items.models import ROWS_PER_TENANT, Item, sample_items  # noqa: E402
+from psycopg import pq, sql  # noqa: E402
+
+CLONE_BATCH = 100  # schemas per transaction
+
+
+# Preparing the databases ----------------------------------------------------------------
+
+
+def prepare_plain() -> dict[str, Any]:
+    call_command("migrate", verbosity=0)
+    if Item.objects.count() != ROWS_PER_TENANT:
+        Item.objects.all().delete()
+        Item.objects.bulk_create(sample_items())
+    return {"rows": Item.objects.count()}
+
+
+def prepare_tenancy(tenants: int) -> dict[str, Any]:
+    """Make ``tenants`` tenants: t00000 provisioned properly, the others cloned with SQL."""
+    from tenancy_app import provision_tenant, public_context, schema_context
+    from tenancy_app.models import TenantStatus, get_domain_model, get_tenant_model
+
+    started = time.monotonic()
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    Tenant, Domain = get_tenant_model(), get_domain_model()
+    with public_context():
+        if Tenant.objects.filter(status=TenantStatus.ACTIVE).count() == tenants:
+            return {"tenants": tenants, "cached": True, "seconds": 0.0}
+        if Tenant.objects.exists():
+            raise SystemExit(f"{connection.settings_dict['NAME']} holds other tenants: rebuild it")
+    source = "t00000"
+    provision_tenant(schema_name=source, name="Tenant 00000", domain=host_of(0))
+    with schema_context(source):
+        Item.objects.bulk_create(sample_items())
+    clone_schemas(source, [f"t{i:05d}" for i in range(1, tenants)])
+    with public_context(), transaction.atomic():
+        made = Tenant.objects.bulk_create(
+            [
+                Tenant(schema_name=f"t{i:05d}", name=f"Tenant {i:05d}", status=TenantStatus.ACTIVE)
+                for i in range(1, tenants)
+            ],
+            batch_size=2000,
+        )
+        Domain.objects.bulk_create(
+            [Domain(tenant=t, domain=f"{t.schema_name}.bench", is_primary=True) for t in made],
+            batch_size=2000,
+        )
+    return {"tenants": tenants, "cached": False, "seconds": round(time.monotonic() - started, 1)}
+
+
+def clone_schemas(source: str, targets: list[str]) -> None:
+    """Copy ``source``'s tables and rows into each of ``targets`` with top-level SQL.
+
+    One catalog query for the source; then per target CREATE SCHEMA, CREATE TABLE ... (LIKE
+    ... INCLUDING ALL), INSERT ... SELECT and a setval of each identity sequence, pipelined,
+    CLONE_BATCH schemas per transaction. (Foreign keys are not copied by LIKE; the bench's
+    tenant app has none.)
+    """
+    raw = connection.connection if connection.connection else None
+    if raw is None:
+        connection.ensure_connection()
+        raw = connection.connection
+    identity = dict(
+        raw.execute(
+            "SELECT c.relname, a.attname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attidentity <> ''"
+            " WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY c.relname",
+            [source],
+        ).fetchall()
+    )
+    for start in range(0, len(targets), CLONE_BATCH):
+        with raw.transaction(), raw.pipeline():
+            for target in targets[start : start + CLONE_BATCH]:
+                for statement in clone_statements(source, target, identity, raw):
+                    raw.execute(statement)
+
+
+def clone_statements(
+    source: str, target: str, identity: dict[str, str | None], raw: Any
+) -> Iterator[sql.Composable]:
+    yield sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(target))
+    for table, column in identity.items():
+        src, dst = sql.Identifier(source, table), sql.Identifier(target, table)
+        yield sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(dst, src)
+        yield sql.SQL("INSERT INTO {} SELECT * FROM {}").format(dst, src)
+        if column:
+            yield sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), max({})) FROM {}").format(
+                sql.Literal(dst.as_string(raw)), sql.Literal(column), sql.Identifier(column), dst
+            )
+
+
+# Counting statements and round trips ----------------------------------------------------
+
+
+@contextmanager
+def round_trips() -> Iterator[list[int]]:
+    """Frontend Sync and Query messages in libpq's trace (as tests/test_backend.py counts)."""
+    pgconn = connection.connection.pgconn
+    box: list[int] = []
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield box
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode().splitlines()
+    box.append(sum(1 for line in lines if re.match(r"F\t\d+\t(Sync|Query)\b", line)))
+
+
+def get(client: Client, host: str) -> None:
+    response = client.get(PATH_UNDER_TEST, headers={"host": host})
+    if response.status_code != 200 or response.json()["count"] != ROWS_PER_TENANT:
+        raise SystemExit(
+            f"GET {host}{PATH_UNDER_TEST}: {response.status_code} {response.content[:200]!r}"
+        )
+
+
+def measure(client: Client, host: str) -> tuple[int, int, list[str]]:
+    with CaptureQueriesContext(connection) as queries, round_trips() as trips:
+        get(client, host)
+    return len(queries), trips[0], [q["sql"] for q in queries.captured_queries]
+
+
+# Each case: hosts to warm up with (connection open, tenant lookups cached), then the
+# hosts of the measured requests in order.
+CASES: dict[str, tuple[list[str], list[str]]] = {
+    "plain": (["plain.bench"] * 3, ["plain.bench"] * 20),
+    "same": ([host_of(1)] * 3, [host_of(1)] * 20),
+    "switch": ([host_of(i) for i in range(1, 21)], [host_of(i) for i in range(1, 21)]),
+    "first": ([host_of(1)], [host_of(i) for i in range(30, 50)]),
+}
+
+
+def cpu_per_request(client: Client, hosts: list[str], requests: int) -> dict[str, float]:
+    """CPU microseconds per request of this process (Django) and of its PostgreSQL backend.
+
+    CPU time, unlike wall time, hardly moves when other processes load the machine.
+    """
+    import psutil
+
+    backend = psutil.Process(connection.connection.info.backend_pid)
+    for host in hosts * 5:
+        get(client, host)  # warm
+    server, client_cpu, wall = sum(backend.cpu_times()[:2]), time.process_time(), time.monotonic()
+    for i in range(requests):
+        get(client, hosts[i % len(hosts)])
+    server = sum(backend.cpu_times()[:2]) - server
+    return {
+        "client_us": (time.process_time() - client_cpu) / requests * 1e6,
+        "server_us": server / requests * 1e6,
+        "wall_us": (time.monotonic() - wall) / requests * 1e6,
+    }
+
+
+def counts(case: str, requests: int) -> dict[str, Any]:
+    warm, measured = CASES[case]
+    client = Client()
+    for host in warm:
+        get(client, host)
+    results = [measure(client, host) for host in measured]
+    statements = [r[0] for r in results]
+    trips = [r[1] for r in results]
+    cpu = {} if case == "first" or not requests else cpu_per_request(client, measured, requests)
+    return {
+        "statements": sum(statements) / len(results),
+        "round_trips": sum(trips) / len(results),
+        "min_max": [min(statements), max(statements), min(trips), max(trips)],
+        "example": results[-1][2],
+        **cpu,
+    }
+
+
+def main(argv: list[str]) -> None:
+    command, *args = argv
+    if command == "prepare-plain":
+        result = prepare_plain()
+    elif command == "prepare-tenancy":
+        result = prepare_tenancy(int(args[0]))
+    elif command == "counts":
+        result = counts(args[0], int(args[1]))
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""The bench project: one tenant view, served with tenancy or with plain Django settings."""

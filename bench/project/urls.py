@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from .items.views import item_list
+
+urlpatterns = [path("items/", item_list)]
