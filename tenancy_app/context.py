@@ -46,7 +46,7 @@ _active: ContextVar[_Active | None] = ContextVar("tenancy_active", default=None)
 
 
 def _public_search_path() -> tuple[str, ...]:
-    return (tenancy_settings.PUBLIC_SCHEMA, *tenancy_settings.EXTRA_SEARCH_PATH)
+    return tenancy_settings.PUBLIC_SEARCH_PATH
 
 
 def _search_path_for(schema_name: str, *, include_public: bool) -> tuple[str, ...]:

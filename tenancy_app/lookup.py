@@ -14,7 +14,6 @@ it (one cache get per request) and drops the local entries when it has moved.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any, cast
 
 from django.core.cache import BaseCache, caches
 from django.db import transaction
+from django.db.models.base import ModelState
 from django.db.models.signals import post_delete, post_save
 
 from .conf import tenancy_settings
@@ -30,6 +30,20 @@ from .models import TenantBase, get_domain_model, get_tenant_model
 
 _MISS = object()
 GENERATION_KEY = "tenancy_app:lookup-generation"
+
+
+def _detached(tenant: TenantBase | None) -> TenantBase | None:
+    """A copy of the cached instance for one request, so a view changing ``request.tenant``
+    never changes what other requests get. (``copy.copy`` of a model instance goes
+    through pickling; this is the same shallow copy without it.)"""
+    if tenant is None:
+        return None
+    clone = tenant.__class__.__new__(tenant.__class__)
+    clone.__dict__.update(tenant.__dict__)
+    clone._state = ModelState()
+    clone._state.db = tenant._state.db
+    clone._state.adding = tenant._state.adding
+    return clone
 
 
 def _shared_cache() -> BaseCache | None:
@@ -52,7 +66,7 @@ class TenantLookupCache:
             found = self._entries.get(key, _MISS)
             if found is not _MISS:
                 self._entries.move_to_end(key)
-                return copy.copy(cast("TenantBase | None", found))
+                return _detached(cast("TenantBase | None", found))
             clears = self._clears
         tenant = load()
         with self._lock:
@@ -60,7 +74,7 @@ class TenantLookupCache:
                 self._entries[key] = tenant
                 while len(self._entries) > max(tenancy_settings.LOOKUP_CACHE_SIZE, 0):
                     self._entries.popitem(last=False)
-        return copy.copy(tenant)
+        return _detached(tenant)
 
     def _follow_shared_generation(self) -> None:
         shared = _shared_cache()

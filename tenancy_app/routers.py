@@ -58,6 +58,18 @@ class TenantRouter:
     tables in each tenant schema, never both in the wrong place.
     """
 
+    # No opinion on reads, writes and relations: one database holds every schema. Defined
+    # (rather than left out) so that Django's router chain, asked before every query,
+    # finds a method instead of raising and catching AttributeError.
+    def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
+        return None
+
+    def db_for_write(self, model: type[Any], **hints: Any) -> str | None:
+        return None
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+        return None
+
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool:

@@ -330,8 +330,15 @@ def round_trips(wrapper: DatabaseWrapper) -> Iterator[list[int]]:
     box.append(sum(1 for line in lines if re.match(r"F\t\d+\t(Sync|Query)\b", line)))
 
 
-def test_a_switch_costs_no_extra_round_trip(make_wrapper: MakeWrapper) -> None:
-    db = make_wrapper()
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"server_side_binding": True}],
+    ids=["client-side binding: one message", "server-side binding: pipelined"],
+)
+def test_a_switch_costs_no_extra_round_trip(
+    make_wrapper: MakeWrapper, options: dict[str, Any]
+) -> None:
+    db = make_wrapper(OPTIONS=options)
     with schema_context("a"):
         count(db)
     with round_trips(db) as trips, CaptureQueriesContext(db) as queries, schema_context("b"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -55,12 +54,19 @@ def _can_pipeline(connection: psycopg.Connection[Any], cursor: Any) -> bool:
     )
 
 
+def _can_inline(connection: psycopg.Connection[Any], cursor: Any) -> bool:
+    """A client-side-binding cursor sends its statement with the simple query protocol,
+    where one message may hold several statements."""
+    return isinstance(cursor, psycopg.ClientCursor) and connection._pipeline is None
+
+
 def _around(connection: psycopg.Connection[Any], plan: Plan, run: Callable[[], T]) -> T:
+    cursor = SessionSearchPath.of(connection).cursor(connection)
     for statement in plan.before:
-        connection.execute(statement)
+        cursor.execute(statement)
     result = run()
     for statement in plan.after:
-        connection.execute(statement)
+        cursor.execute(statement)
     return result
 
 
@@ -73,22 +79,39 @@ def _end_failed_transaction(connection: psycopg.Connection[Any]) -> None:
 
 
 class SearchPathCursorMixin:
-    """Gives every statement of a Django cursor the search_path of the active context."""
+    """Gives every statement of a Django cursor the search_path of the active context.
+
+    The common case, the session already has the wanted search_path, is one comparison
+    and then Django's own ``execute``.
+    """
 
     db: DatabaseWrapper
     cursor: Any
 
     def execute(self, sql: Any, params: Any = None) -> Any:
+        plan = self.db.search_path_plan()
+        if plan is None:
+            return super().execute(sql, params)  # type: ignore[misc]
+        dml = _is_dml(sql)
+        if dml and plan.inline and _can_inline(self.db.connection, self.cursor):
+            execute = super().execute  # type: ignore[misc]
+            return self.db.run_inline(plan, self.cursor, execute, sql, params)
         run = functools.partial(super().execute, sql, params)  # type: ignore[misc]
-        return self.db.run_in_search_path(self.cursor, run, pipeline=_is_dml(sql))
+        return self.db.run_planned(plan, self.cursor, run, pipeline=dml)
 
     def executemany(self, sql: Any, param_list: Any) -> Any:
+        plan = self.db.search_path_plan()
+        if plan is None:
+            return super().executemany(sql, param_list)  # type: ignore[misc]
         run = functools.partial(super().executemany, sql, param_list)  # type: ignore[misc]
-        return self.db.run_in_search_path(self.cursor, run, pipeline=False)
+        return self.db.run_planned(plan, self.cursor, run, pipeline=False)
 
     def callproc(self, procname: str, params: Any = None, kparams: Any = None) -> Any:
+        plan = self.db.search_path_plan()
+        if plan is None:
+            return super().callproc(procname, params, kparams)  # type: ignore[misc]
         run = functools.partial(super().callproc, procname, params, kparams)  # type: ignore[misc]
-        return self.db.run_in_search_path(self.cursor, run, pipeline=False)
+        return self.db.run_planned(plan, self.cursor, run, pipeline=False)
 
     def copy(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         self.db.prepare_copy()
@@ -114,24 +137,57 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
     def make_debug_cursor(self, cursor: Any) -> CursorDebugWrapper:
         return CursorDebugWrapper(cursor, self)
 
-    def run_in_search_path(self, cursor: Any, run: Callable[[], T], *, pipeline: bool) -> T:
-        """Run ``run`` (one statement of ``cursor``) under the active context's search_path.
-
-        When the server session must be told first, the ``SET`` goes in the same round
-        trip as the statement (psycopg pipeline mode), unless ``cursor`` is server-side
-        or ``pipeline`` is false (executemany and callproc keep their own protocol).
-        """
+    def search_path_plan(self) -> Plan | None:
+        """What must be sent before the next statement for the active context, or None."""
         connection = self.connection
         if connection.pgconn.transaction_status == TransactionStatus.INERROR:
-            # Only a rollback (which this very statement may be) can run now; the
+            # Only a rollback (which the next statement may be) can run now; the
             # search_path is looked at again after it.
-            return run()
-        wanted = get_search_path()
-        scope = SCOPES[tenancy_settings.SEARCH_PATH_SCOPE]
-        plan = scope.plan(connection, wanted)
-        if plan is None:
-            return run()
-        start = time.monotonic()
+            return None
+        return SCOPES[tenancy_settings.SEARCH_PATH_SCOPE].plan(connection, get_search_path())
+
+    def run_inline(
+        self, plan: Plan, cursor: Any, execute: Callable[..., T], sql: str, params: Any
+    ) -> T:
+        """Send ``plan``'s SET and the statement as one message: ``SET ...; SELECT ...``.
+
+        (Django's default psycopg cursor binds parameters client-side and uses the simple
+        query protocol.) The server runs both in one implicit transaction, so a failing
+        statement takes the SET with it; the cursor is then moved on to the statement's
+        own result.
+        """
+        prefix = b"; ".join(plan.before).decode() + "; "
+        logged = self.queries_logged
+        if logged:
+            for statement in plan.before:
+                self.queries_log.append({"sql": statement.decode(), "time": "0.000"})
+        ok = False
+        try:
+            result = execute(prefix + sql, params)
+            for _ in plan.before:
+                cursor.nextset()
+            ok = True
+        finally:
+            plan.scope.done(self.connection, plan, ok)
+            if logged and self.queries_log:
+                # Django logged the message as sent; keep the statement's own text.
+                entry = self.queries_log[-1]
+                if entry["sql"].startswith(prefix):
+                    entry["sql"] = entry["sql"][len(prefix) :]
+        return result
+
+    def run_planned(self, plan: Plan, cursor: Any, run: Callable[[], T], *, pipeline: bool) -> T:
+        """Send ``plan``'s statements around ``run`` (one statement of ``cursor``).
+
+        The ``SET`` goes in the same round trip as the statement (psycopg pipeline mode),
+        unless ``cursor`` is server-side or ``pipeline`` is false (executemany and
+        callproc keep their own protocol, utility statements refuse the pipeline's
+        implicit transaction).
+        """
+        connection = self.connection
+        if self.queries_logged:  # logged in the order they are sent
+            for statement in (*plan.before, *plan.after):
+                self.queries_log.append({"sql": statement.decode(), "time": "0.000"})
         ok = False
         try:
             with self.wrap_database_errors:
@@ -145,18 +201,14 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         finally:
             if not ok and plan.own_transaction:
                 _end_failed_transaction(connection)
-            scope.done(connection, wanted, plan, ok)
-            if self.queries_logged:
-                elapsed = f"{time.monotonic() - start:.3f}"
-                for statement in (*plan.before, *plan.after):
-                    self.queries_log.append(
-                        {"sql": statement.as_string(connection), "time": elapsed}
-                    )
+            plan.scope.done(connection, plan, ok)
 
     def apply_search_path(self) -> None:
         """Bring the session's search_path to the active context's now (session scope)."""
         self.ensure_connection()
-        self.run_in_search_path(None, lambda: None, pipeline=False)
+        plan = self.search_path_plan()
+        if plan is not None:
+            self.run_planned(plan, None, lambda: None, pipeline=False)
 
     def prepare_copy(self) -> None:
         if tenancy_settings.SEARCH_PATH_SCOPE == "transaction" and self.get_autocommit():

@@ -15,6 +15,7 @@ Nothing is ever left on a server session for the next client to inherit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import psycopg
 from psycopg import sql
@@ -23,25 +24,41 @@ from psycopg.pq import TransactionStatus
 from ...names import search_path_sql
 from .session import SessionSearchPath
 
-BEGIN = sql.SQL("BEGIN")
-COMMIT = sql.SQL("COMMIT")
+BEGIN = b"BEGIN"
+COMMIT = b"COMMIT"
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     """Statements to send around the caller's statement to give it the wanted search_path."""
 
-    before: tuple[sql.Composed | sql.SQL, ...]
-    after: tuple[sql.Composed | sql.SQL, ...] = ()
+    scope: SessionScope | TransactionScope
+    wanted: tuple[str, ...]
+    before: tuple[bytes, ...]
+    after: tuple[bytes, ...] = ()
+    #: the statements may travel in the same simple-protocol message as the caller's
+    inline: bool = False
 
     @property
     def own_transaction(self) -> bool:
         return bool(self.after)
 
 
-def _search_path_local_sql(schemas: tuple[str, ...]) -> sql.Composed:
-    return sql.SQL("SET LOCAL search_path TO {}").format(
-        sql.SQL(", ").join(sql.Identifier(schema) for schema in schemas)
+# The statements are rendered once per search_path (identifiers quoted by psycopg) and
+# kept: a tenant switch then costs no SQL composition on the request path.
+
+
+@lru_cache(maxsize=20_000)
+def _set_statement(schemas: tuple[str, ...]) -> bytes:
+    return search_path_sql(schemas).as_bytes(None)
+
+
+@lru_cache(maxsize=20_000)
+def _set_local_statement(schemas: tuple[str, ...]) -> bytes:
+    return (
+        sql.SQL("SET LOCAL search_path TO {}")
+        .format(sql.SQL(", ").join(sql.Identifier(schema) for schema in schemas))
+        .as_bytes(None)
     )
 
 
@@ -51,14 +68,12 @@ class SessionScope:
     def plan(self, connection: psycopg.Connection[object], wanted: tuple[str, ...]) -> Plan | None:
         if SessionSearchPath.of(connection).current(connection) == wanted:
             return None
-        return Plan((search_path_sql(wanted),))
+        return Plan(self, wanted, (_set_statement(wanted),), inline=True)
 
-    def done(
-        self, connection: psycopg.Connection[object], wanted: tuple[str, ...], plan: Plan, ok: bool
-    ) -> None:
+    def done(self, connection: psycopg.Connection[object], plan: Plan, ok: bool) -> None:
         state = SessionSearchPath.of(connection)
         if ok:
-            state.record_sent(wanted, in_transaction=not connection.autocommit)
+            state.record_sent(plan.wanted, in_transaction=not connection.autocommit)
         else:
             state.forget()  # the SET may have been rolled back with the failed statement
 
@@ -67,22 +82,20 @@ class TransactionScope:
     name = "transaction"
 
     def plan(self, connection: psycopg.Connection[object], wanted: tuple[str, ...]) -> Plan | None:
-        set_local = _search_path_local_sql(wanted)
+        set_local = _set_local_statement(wanted)
         if connection.autocommit:
-            return Plan((BEGIN, set_local), (COMMIT,))
+            return Plan(self, wanted, (BEGIN, set_local), (COMMIT,))
         state = SessionSearchPath.of(connection)
         if connection.pgconn.transaction_status == TransactionStatus.IDLE:
             state.local = None  # this statement opens a new transaction
         if state.local == wanted:
             return None
-        return Plan((set_local,))
+        return Plan(self, wanted, (set_local,))
 
-    def done(
-        self, connection: psycopg.Connection[object], wanted: tuple[str, ...], plan: Plan, ok: bool
-    ) -> None:
+    def done(self, connection: psycopg.Connection[object], plan: Plan, ok: bool) -> None:
         state = SessionSearchPath.of(connection)
-        state.visited.add(wanted[0])
-        state.local = wanted if ok and not plan.own_transaction else None
+        state.visited.add(plan.wanted[0])
+        state.local = plan.wanted if ok and not plan.own_transaction else None
 
 
 SCOPES: dict[str, SessionScope | TransactionScope] = {

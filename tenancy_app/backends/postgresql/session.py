@@ -22,7 +22,15 @@ _ATTRIBUTE = "_tenancy_search_path"
 
 
 class SessionSearchPath:
-    __slots__ = ("_reported_parsed", "_reported_raw", "local", "sent", "tentative", "visited")
+    __slots__ = (
+        "_cursor",
+        "_reported_parsed",
+        "_reported_raw",
+        "local",
+        "sent",
+        "tentative",
+        "visited",
+    )
 
     def __init__(self) -> None:
         #: transaction scope: the SET LOCAL of the transaction in progress
@@ -30,7 +38,8 @@ class SessionSearchPath:
         self.sent: tuple[str, ...] | None = None
         self.tentative = False
         self.visited: set[str] = set()
-        self._reported_raw: str | None = None
+        self._reported_raw: bytes | None = None
+        self._cursor: psycopg.Cursor[object] | None = None
         self._reported_parsed: tuple[str, ...] = ()
 
     @classmethod
@@ -41,13 +50,21 @@ class SessionSearchPath:
             setattr(connection, _ATTRIBUTE, state)
         return state
 
+    def cursor(self, connection: psycopg.Connection[object]) -> psycopg.Cursor[object]:
+        """A plain cursor of this connection for the backend's own SETs, made once."""
+        if self._cursor is None or self._cursor.closed:
+            self._cursor = psycopg.Cursor(connection)
+        return self._cursor
+
     def current(self, connection: psycopg.Connection[object]) -> tuple[str, ...] | None:
         """The session's search_path, or ``None`` when it cannot be known without asking."""
-        reported = connection.info.parameter_status("search_path")
+        # libpq's raw bytes: this runs before every statement, and the decoded value
+        # is only needed when it changes.
+        reported = connection.pgconn.parameter_status(b"search_path")
         if reported is not None:
             if reported != self._reported_raw:
                 self._reported_raw = reported
-                self._reported_parsed = parse_search_path(reported)
+                self._reported_parsed = parse_search_path(reported.decode())
             return self._reported_parsed
         if self.tentative and connection.pgconn.transaction_status == TransactionStatus.IDLE:
             # The transaction that carried our SET ended outside Django's commit()
