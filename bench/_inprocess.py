@@ -11,9 +11,7 @@ command prints one JSON line last.
 from __future__ import annotations
 
 import json
-import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +27,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from project.items.models import ROWS_PER_TENANT, Item, sample_items  # noqa: E402
-from psycopg import pq, sql  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 CLONE_BATCH = 100  # schemas per transaction
 
@@ -125,19 +123,13 @@ def clone_statements(
 
 @contextmanager
 def round_trips() -> Iterator[list[int]]:
-    """Frontend Sync and Query messages in libpq's trace (as tests/test_backend.py counts)."""
-    pgconn = connection.connection.pgconn
+    """Frontend Sync and Query messages in libpq's trace (tenancy_app.testing counts them)."""
+    from tenancy_app.testing import count_round_trips
+
     box: list[int] = []
-    with tempfile.TemporaryFile() as trace:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        try:
-            yield box
-        finally:
-            pgconn.untrace()
-        trace.seek(0)
-        lines = trace.read().decode().splitlines()
-    box.append(sum(1 for line in lines if re.match(r"F\t\d+\t(Sync|Query)\b", line)))
+    with count_round_trips(connection) as trips:
+        yield box
+    box.append(trips.count)
 
 
 def get(client: Client, host: str) -> None:

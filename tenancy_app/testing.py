@@ -1,4 +1,4 @@
-"""Public test helpers: fast tenant test cases.
+"""Public test helpers: fast tenant test cases, and a round-trip counter.
 
 ``TenantTestCase`` provisions its tenant once per class, inside the transaction Django's
 ``TestCase`` holds for the whole class; PostgreSQL DDL is transactional, so the schema
@@ -8,15 +8,25 @@ disappears with the rollback at the end of the class, and no test leaves anythin
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import TestCase
+from psycopg import pq
 
 from .conf import tenancy_settings
 from .context import Activation, tenant_context
-from .models import TenantBase
-from .provisioning import provision_tenant
-from .template_schema import ensure_template
+
+if TYPE_CHECKING:
+    from .models import TenantBase
+
+# The provisioning helpers are imported where they are used: this module is also
+# imported by projects (and benchmarks) that only want count_round_trips, where
+# tenancy_app's models may not be installed.
 
 
 class TenantTestCase(TestCase):
@@ -31,6 +41,8 @@ class TenantTestCase(TestCase):
         # Before the class-wide transaction: a template schema made inside it would be
         # rolled back with it and made again for every class. Made here, it is committed
         # once for the test database, and each class's tenant is a copy of it.
+        from .template_schema import ensure_template
+
         if tenancy_settings.PROVISION_FROM_TEMPLATE:
             ensure_template()
         super().setUpClass()
@@ -43,6 +55,8 @@ class TenantTestCase(TestCase):
         atomics = super()._enter_atomics()  # type: ignore[misc]
         if cls._tenant_activation is not None:
             return atomics
+        from .provisioning import provision_tenant
+
         cls.tenant = provision_tenant(
             schema_name=cls.tenant_schema, name=cls.tenant_name, domain=cls.tenant_domain
         )
@@ -56,3 +70,39 @@ class TenantTestCase(TestCase):
             cls._tenant_activation.__exit__(None, None, None)
             cls._tenant_activation = None
         super().tearDownClass()
+
+
+class RoundTrips:
+    """The result of :func:`count_round_trips`: ``count`` is set when the block ends."""
+
+    count: int = 0
+
+
+@contextmanager
+def count_round_trips(connection: BaseDatabaseWrapper) -> Iterator[RoundTrips]:
+    """Count the client's waits for the server on ``connection`` inside the block.
+
+    Read from libpq's own protocol trace: each frontend ``Sync`` (extended protocol, one
+    per pipeline or statement) or ``Query`` (simple protocol) message is one round trip.
+    For assertions like "a tenant switch costs no extra round trip"::
+
+        with count_round_trips(connection) as trips, tenant_context(globex):
+            list(Project.objects.all())
+        assert trips.count == 1
+    """
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    result = RoundTrips()
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield result
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode(errors="replace").splitlines()
+    result.count = sum(1 for line in lines if _ROUND_TRIP.match(line))
+
+
+_ROUND_TRIP = re.compile(r"F\t\d+\t(Sync|Query)\b")

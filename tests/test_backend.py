@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,6 +19,7 @@ from psycopg import pq
 
 from tenancy_app import public_context, schema_context
 from tenancy_app.backends.postgresql.base import DatabaseWrapper
+from tenancy_app.testing import count_round_trips
 from tests.servers import (
     SCRATCH_ROWS,
     create_scratch_database,
@@ -311,23 +310,11 @@ def test_raw_set_by_user_code_is_corrected_on_servers_that_report_it(
 
 @contextlib.contextmanager
 def round_trips(wrapper: DatabaseWrapper) -> Iterator[list[int]]:
-    """Count the client's waits for the server: Sync (extended protocol) and Query messages.
-
-    Read from libpq's own protocol trace, so it counts what went over the wire.
-    """
-    wrapper.ensure_connection()
-    pgconn = wrapper.connection.pgconn
+    """The round trips of the block, as a one-item list (tenancy_app.testing counts them)."""
     box: list[int] = []
-    with tempfile.TemporaryFile() as trace:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        try:
-            yield box
-        finally:
-            pgconn.untrace()
-        trace.seek(0)
-        lines = trace.read().decode().splitlines()
-    box.append(sum(1 for line in lines if re.match(r"F\t\d+\t(Sync|Query)\b", line)))
+    with count_round_trips(wrapper) as trips:
+        yield box
+    box.append(trips.count)
 
 
 @pytest.mark.parametrize(
