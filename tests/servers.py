@@ -169,3 +169,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(
+    command: list[str], port: int, log: Path, *, env: dict[str, str], cwd: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``command`` (a server on 127.0.0.1:``port``, output to ``log``), wait until it
+    listens, and stop it however the block ends."""
+    import socket
+    import time
+
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, f"the server exited:\n{log.read_text()}"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, f"no server listening:\n{log.read_text()}"
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -15,11 +15,9 @@ Screenshots of the tenant list and change page are kept in docs/ for docs/admin.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ import pytest
 from django.conf import settings
 from psycopg import sql
 
-from tests.servers import database_url, default_server_params, free_port
+from tests.servers import database_url, default_server_params, free_port, serving
 from tests.system import require_debian_package
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,7 +102,6 @@ def sample_server(
     with psycopg.connect(**default_server_params(), autocommit=True) as conn:
         conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    proc: subprocess.Popen[bytes] | None = None
     log = tmp_path_factory.mktemp("browser") / "runserver.log"
     try:
         url = database_url(settings.DATABASES["default"], name)
@@ -122,34 +119,10 @@ def sample_server(
         )
         manage(url, "migrate_schemas", "--noinput", "--schema", "globex", "-v", "0")
         port = free_port()
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                cwd=REPO,
-                env=_env(url),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"runserver exited:\n{log.read_text()}"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"runserver did not start listening:\n{log.read_text()}")
-                time.sleep(0.2)
-        yield SampleServer(port, url)
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+        with serving(command, port, log, env=_env(url), cwd=REPO):
+            yield SampleServer(port, url)
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
         with psycopg.connect(**default_server_params(), autocommit=True) as conn:
             conn.execute(drop)
 

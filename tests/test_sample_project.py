@@ -12,10 +12,8 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 from django.conf import settings
 from psycopg import sql
 
-from tests.servers import database_url, default_server_params, free_port
+from tests.servers import database_url, default_server_params, free_port, serving
 
 REPO = Path(__file__).resolve().parent.parent
 ACME_PROJECTS = ("Rocket Skates", "Giant Magnet")
@@ -126,34 +124,9 @@ def server(
     """``manage.py demo`` a third time, now serving on a free local port."""
     port = free_port()
     log = tmp_path_factory.mktemp("sample") / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "demo", "--addrport", f"127.0.0.1:{port}"],
-            cwd=REPO,
-            env=_env(sample_database.url),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"the server exited:\n{log.read_text()}"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start listening:\n{log.read_text()}")
-                time.sleep(0.2)
+    command = [sys.executable, "manage.py", "demo", "--addrport", f"127.0.0.1:{port}"]
+    with serving(command, port, log, env=_env(sample_database.url), cwd=REPO):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _get(port: int, host: str, path: str = "/") -> tuple[int, str, dict[str, str]]:
