@@ -223,9 +223,24 @@ def test_add_form_errors_create_nothing(
 # The list --------------------------------------------------------------------------
 
 
+def migrations_applied(schema: str, *, missing: int = 0) -> None:
+    """Give ``schema`` public's django_migrations (every migration), less ``missing`` rows."""
+    target = sql.Identifier(schema, "django_migrations")
+    create = sql.SQL("CREATE TABLE {} (LIKE public.django_migrations INCLUDING ALL)")
+    copy = sql.SQL("INSERT INTO {} SELECT * FROM public.django_migrations")
+    drop = sql.SQL("DELETE FROM {0} WHERE id IN (SELECT id FROM {0} ORDER BY id DESC LIMIT %s)")
+    with public_context(), connection.cursor() as cursor:
+        cursor.execute(create.format(target))
+        cursor.execute(copy.format(target))
+        cursor.execute(drop.format(target), [missing])
+
+
 @pytest.fixture
 def four_tenants(db) -> list[Tenant]:
     tenants = register_tenants(["acme", "globex", "hooli", "initech"])
+    migrations_applied("acme")
+    migrations_applied("hooli")
+    migrations_applied("initech", missing=2)
     record_result("acme")
     record_result("globex", "failed", error='relation "x" already exists')
     record_result("initech", pending=2)
@@ -245,7 +260,9 @@ def test_list_shows_domain_status_migration_state_and_size(
     assert "Active" in rows["acme"] and "Suspended" in rows["hooli"]
     assert "up to date" in rows["acme"]
     assert re.search(r'title="relation &quot;x&quot; already exists">failed<', rows["globex"])
-    assert "never migrated" in rows["hooli"]
+    # hooli has no recorded run, but its schema has every migration (as a copy of the
+    # template has): what the schema has now wins.
+    assert "up to date" in rows["hooli"]
     assert "2 pending" in rows["initech"]
     # The size column is the schema's size on disk (table, its index and TOAST).
     size = schema_statistics(["acme"])["acme"].size
@@ -272,6 +289,17 @@ def test_list_filters_and_search(
     response = public_admin.get(f"{CHANGELIST}?{query}")
     assert response.status_code == 200
     assert sorted(rows_of(response.content.decode())) == expected
+
+
+def test_list_shows_migrations_added_since_the_last_run(public_admin: Client, four_tenants) -> None:
+    """After a deploy adds a migration file, the list says so before migrate_schemas runs."""
+    with public_context(), connection.cursor() as cursor:  # acme now lacks its newest one
+        cursor.execute(
+            "DELETE FROM acme.django_migrations"
+            " WHERE id = (SELECT max(id) FROM acme.django_migrations)"
+        )
+    rows = rows_of(public_admin.get(CHANGELIST).content.decode())
+    assert "1 pending" in rows["acme"]  # though its last recorded run said up to date
 
 
 def test_list_statement_count_does_not_depend_on_the_page_size(

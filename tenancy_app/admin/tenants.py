@@ -81,8 +81,13 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
     @admin.display(description=_("migrations"))
     def migration_state(self, obj: Any) -> str:
         state = queries.state_of(obj.admin_migration_status, obj.admin_migration_pending)
+        pending = obj.admin_migration_pending
+        live = getattr(obj, "admin_live_pending", None)  # what the schema lacks now
+        if live is not None and state != queries.FAILED:
+            # Migrations added since the last recorded run show here at once; a tenant
+            # copied from the template has no recorded run but may be complete.
+            state, pending = (queries.PENDING, live) if live else (queries.UP_TO_DATE, 0)
         if state == queries.PENDING:
-            pending = obj.admin_migration_pending
             return ngettext("%(count)d pending", "%(count)d pending", pending) % {"count": pending}
         label = MIGRATION_STATE_LABELS[state]
         if state == queries.FAILED:
