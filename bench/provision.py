@@ -65,34 +65,34 @@ def connect_kwargs(server: dict[str, Any], dbname: str) -> dict[str, Any]:
     }
 
 
-def fresh_database(server: dict[str, Any]) -> None:
+def fresh_database(server: dict[str, Any], database: str = DATABASE) -> None:
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(**connect_kwargs(server, "postgres"), autocommit=True) as admin:
-        name = sql.Identifier(DATABASE)
+        name = sql.Identifier(database)
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
-def drop_database(server: dict[str, Any]) -> None:
+def drop_database(server: dict[str, Any], database: str = DATABASE) -> None:
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(**connect_kwargs(server, "postgres"), autocommit=True) as admin:
         admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
 
 
-def database_url(server: dict[str, Any]) -> str:
+def database_url(server: dict[str, Any], database: str = DATABASE) -> str:
     credentials = quote(server.get("USER") or "", safe="")
     if server.get("PASSWORD"):
         credentials += ":" + quote(server["PASSWORD"], safe="")
     host = server.get("HOST") or ""
     if host.startswith("/"):
-        return f"postgres://{credentials}@:{server.get('PORT')}/{quote(host, safe='')}/{DATABASE}"
-    return f"postgres://{credentials}@{host}:{server.get('PORT')}/{DATABASE}"
+        return f"postgres://{credentials}@:{server.get('PORT')}/{quote(host, safe='')}/{database}"
+    return f"postgres://{credentials}@{host}:{server.get('PORT')}/{database}"
 
 
 def timed(run: Callable[[int], object], repeat: int, start: int) -> list[float]:
