@@ -163,3 +163,21 @@ def test_decorated_coroutine_keeps_its_tenant(make_tenant):
     assert asyncio.run(which()) == "acme"
     assert which_sync() == "acme"
     assert get_current_tenant() is None
+
+
+def test_writes_right_after_a_switch_report_their_own_results(make_tenant):
+    """The switch's SET travels in the same message as the statement: the cursor must
+    report the statement's result (row counts, RETURNING), not the SET's."""
+    acme, globex = make_tenant("acme"), make_tenant("globex")
+    with tenant_context(acme):
+        Note.objects.bulk_create([Note(title="a"), Note(title="b")])
+    with tenant_context(globex):
+        assert Note.objects.create(title="g").pk is not None  # INSERT ... RETURNING
+    with tenant_context(acme):
+        assert Note.objects.filter(title__in=["a", "b"]).update(title="x") == 2
+    with tenant_context(globex):
+        assert Note.objects.update(title="y") == 1
+    with tenant_context(acme):
+        assert Note.objects.filter(title="x").delete()[0] == 2
+    with tenant_context(globex):
+        assert list(Note.objects.values_list("title", flat=True)) == ["y"]
