@@ -77,3 +77,30 @@ def test_tenants_are_not_migrated_when_the_shared_schema_fails(make_tenant):
     with public_context(), conn.cursor() as cursor:
         cursor.execute("SELECT to_regclass('acme.notes_note')")
         assert cursor.fetchone() == (None,)  # acme was left alone
+
+
+NON_ATOMIC = {"notes": "tests.notes_nonatomic_migrations"}
+
+
+def _index_exists(schema: str) -> bool:
+    from django.db import connection as conn
+
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_catalog.pg_indexes WHERE schemaname = %s AND indexname = %s",
+            [schema, "notes_note_title_concurrently"],
+        )
+        return cursor.fetchone() is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_non_atomic_migration_runs_outside_a_transaction(make_committed_tenant):
+    from django.test.utils import override_settings
+
+    make_committed_tenant("acme")
+    with override_settings(MIGRATION_MODULES=NON_ATOMIC):
+        out = StringIO()
+        call_command("migrate_schemas", "--schema", "acme", stdout=out)  # 0002 applied
+        assert _index_exists("acme")
+        call_command("migrate_schemas", "--schema", "acme", "notes", "0001", stdout=out)
+        assert not _index_exists("acme")
