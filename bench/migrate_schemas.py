@@ -36,6 +36,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+from _support import connect, database_server  # noqa: E402  (bench/ is on sys.path)
+
 DBNAME = "tenancy_bench_migrate"
 NEW_MIGRATION = "0011_bench_product_note"
 NEW_MIGRATION_SOURCE = """
@@ -139,29 +141,7 @@ def child(action: str, server: dict[str, Any], args: list[str]) -> dict[str, Any
 
 
 def server_settings() -> dict[str, Any]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        import environ
-
-        config = environ.Env.db_url_config(url)
-    else:
-        from tenancy_app.embedded import embedded_database
-
-        config = embedded_database(REPO / ".pgdata" / "bench", "postgres")
-    return {key: str(config.get(key) or "") for key in ("HOST", "PORT", "USER", "PASSWORD")}
-
-
-def connect(server: dict[str, Any], dbname: str, **kwargs: Any) -> Any:
-    import psycopg
-
-    return psycopg.connect(
-        dbname=dbname,
-        host=server["HOST"] or None,
-        port=server["PORT"] or None,
-        user=server["USER"] or None,
-        password=server["PASSWORD"] or None,
-        **kwargs,
-    )
+    return database_server(REPO / ".pgdata" / "bench")
 
 
 def fresh_database(server: dict[str, Any]) -> None:

@@ -54,6 +54,11 @@ def check_schema_name(name: str, *, allow: Iterable[str] = ()) -> str:
         return validate_schema_name(name, reserved=reserved)
 
 
+def add_schema_argument(parser: CommandParser, help: str, *, metavar: str = "NAME") -> None:
+    """The required ``--schema`` naming the tenant a command acts on (``schema_name``)."""
+    parser.add_argument("--schema", dest="schema_name", metavar=metavar, required=True, help=help)
+
+
 def add_noinput_argument(parser: CommandParser, help: str | None = None) -> None:
     parser.add_argument(
         "--noinput",

@@ -12,6 +12,7 @@ from ..base import (
     TenancyCommand,
     add_database_argument,
     add_noinput_argument,
+    add_schema_argument,
     check_schema_name,
     get_tenant,
 )
@@ -33,13 +34,7 @@ class Command(TenancyCommand):
             required=True,
             help="Schema name of the tenant to copy.",
         )
-        parser.add_argument(
-            "--schema",
-            dest="schema_name",
-            metavar="NAME",
-            required=True,
-            help="Schema name of the new tenant.",
-        )
+        add_schema_argument(parser, "Schema name of the new tenant.")
         parser.add_argument(
             "--name", help="Display name of the new tenant (default: the source's name + ' copy')."
         )

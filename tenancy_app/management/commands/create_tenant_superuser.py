@@ -11,7 +11,14 @@ from django.contrib.auth.management.commands.createsuperuser import (
 from django.core.management import CommandError, CommandParser
 
 from ...context import tenant_context
-from ..base import check_schema_name, get_tenant, is_terminal, require_schema, user_errors
+from ..base import (
+    add_schema_argument,
+    check_schema_name,
+    get_tenant,
+    is_terminal,
+    require_schema,
+    user_errors,
+)
 
 
 class Command(CreateSuperuserCommand):
@@ -25,13 +32,7 @@ class Command(CreateSuperuserCommand):
     requires_migrations_checks = False
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--schema",
-            dest="schema_name",
-            metavar="NAME",
-            required=True,
-            help="Schema name of the tenant the superuser belongs to.",
-        )
+        add_schema_argument(parser, "Schema name of the tenant the superuser belongs to.")
         super().add_arguments(parser)
 
     def execute(self, *args: Any, **options: Any) -> str | None:

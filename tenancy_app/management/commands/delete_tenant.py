@@ -11,6 +11,7 @@ from ..base import (
     TenancyCommand,
     add_database_argument,
     add_noinput_argument,
+    add_schema_argument,
     check_schema_name,
     get_tenant,
 )
@@ -24,13 +25,7 @@ class Command(TenancyCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--schema",
-            dest="schema_name",
-            metavar="NAME",
-            required=True,
-            help="Schema name of the tenant to delete.",
-        )
+        add_schema_argument(parser, "Schema name of the tenant to delete.")
         parser.add_argument(
             "--keep-schema",
             action="store_true",

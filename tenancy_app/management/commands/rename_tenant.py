@@ -11,6 +11,7 @@ from ..base import (
     TenancyCommand,
     add_database_argument,
     add_noinput_argument,
+    add_schema_argument,
     check_schema_name,
     get_tenant,
 )
@@ -24,13 +25,7 @@ class Command(TenancyCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--schema",
-            dest="schema_name",
-            metavar="OLD",
-            required=True,
-            help="Current schema name of the tenant.",
-        )
+        add_schema_argument(parser, "Current schema name of the tenant.", metavar="OLD")
         parser.add_argument(
             "--to", dest="new_schema_name", metavar="NEW", required=True, help="New schema name."
         )
