@@ -27,7 +27,7 @@ from .exceptions import (
     SchemaNotFound,
     TenantAlreadyExists,
 )
-from .migration import migrate_schema
+from .migrator import migrate_schema
 from .models import (
     TenantBase,
     TenantStatus,

@@ -36,7 +36,7 @@ from .cloning import (
 )
 from .conf import tenancy_settings
 from .context import public_context, schema_context
-from .migration import migrate_schema
+from .migrator import migrate_schema
 from .schemas import create_schema, schema_exists
 
 __all__ = ["clear_template_cache", "ensure_template", "template_clone_script"]

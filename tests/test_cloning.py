@@ -19,7 +19,7 @@ from tenancy_app.exceptions import (
     SchemaAlreadyExists,
     TenantAlreadyExists,
 )
-from tenancy_app.migration import migrate_schema
+from tenancy_app.migrator import migrate_schema
 from tenancy_app.models import Tenant, TenantStatus
 from tenancy_app.provisioning import clone_tenant, rename_tenant
 from tenancy_app.schemas import create_schema, drop_schema, list_schemas, schema_exists

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from tenancy_app.migration.lock import LOCK_NAME
+from tenancy_app.migrator.lock import LOCK_NAME
 
 LOCK = "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))"
 

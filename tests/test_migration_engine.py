@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from psycopg import sql
 
 from tenancy_app.context import public_context, schema_context
-from tenancy_app.migration import MigrationRun, Outcome, migrate_schemas
-from tenancy_app.migration.runner import RunSettings, SchemaJob, run_schema
-from tenancy_app.migration.states import StateCache
+from tenancy_app.migrator import MigrationRun, Outcome, migrate_schemas
+from tenancy_app.migrator.runner import RunSettings, SchemaJob, run_schema
+from tenancy_app.migrator.states import StateCache
 from tenancy_app.models import SchemaMigrationResult, TenantBase
 from tests.test_commands import manage, table_exists
 
@@ -124,7 +124,7 @@ def test_noop_run_is_a_constant_number_of_queries(make_tenant):
 
 
 def test_applied_sets_are_read_in_batches(make_tenant):
-    from tenancy_app.migration.applied import read_applied
+    from tenancy_app.migrator.applied import read_applied
 
     for name in ("alpha", "beta", "gamma"):
         make_tenant(name)

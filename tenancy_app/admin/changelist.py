@@ -6,7 +6,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from ..migration.status import pending_counts
+from ..migrator.status import pending_counts
 from . import queries
 
 

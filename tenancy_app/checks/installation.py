@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from ._lookup import AppConfigs, Messages, is_subclass, load, names_subclass
+from .common import AppConfigs, Messages, is_subclass, load, names_subclass
 
 ENGINE = "tenancy_app.backends.postgresql"
 ROUTER = "tenancy_app.routers.TenantRouter"

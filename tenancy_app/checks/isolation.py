@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from ..conf import tenancy_settings
-from ._lookup import AppConfigs, Messages, app_labels, app_names, is_subclass, lists_are_valid, load
+from .common import AppConfigs, Messages, app_labels, app_names, is_subclass, lists_are_valid, load
 
 AUTH, ADMIN = "django.contrib.auth", "django.contrib.admin"
 CONTENTTYPES, SESSIONS = "django.contrib.contenttypes", "django.contrib.sessions"

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.module_loading import module_has_submodule
 
 from ..conf import tenancy_settings
-from ._lookup import LIST_KEYS, AppConfigs, Messages, app_labels, configs, lists_are_valid
+from .common import LIST_KEYS, AppConfigs, Messages, app_labels, configs, lists_are_valid
 
 
 @register(Tags.compatibility)

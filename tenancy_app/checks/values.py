@@ -13,7 +13,7 @@ from django.core.checks import Error, Tags, Warning, register
 from ..conf import DEFAULTS, tenancy_settings
 from ..exceptions import InvalidSchemaName
 from ..names import MAX_SCHEMA_NAME_BYTES, validate_schema_name
-from ._lookup import AppConfigs, Messages, is_subclass, load
+from .common import AppConfigs, Messages, is_subclass, load
 
 RESOLVER_BASE = "tenancy_app.resolvers.BaseResolver"
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")

@@ -1,7 +1,7 @@
 """What the tenancy management commands share: options, input, lookups and user errors.
 
 Commands stay thin: they parse options, validate schema names before any SQL, call
-the services (:mod:`tenancy_app.provisioning`, :mod:`tenancy_app.migration`) and turn
+the services (:mod:`tenancy_app.provisioning`, :mod:`tenancy_app.migrator`) and turn
 the errors a user can fix into :class:`~django.core.management.CommandError`, which
 Django prints without a traceback and answers with a non-zero exit status.
 """

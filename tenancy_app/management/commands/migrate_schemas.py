@@ -1,6 +1,6 @@
 """``migrate_schemas``: the shared schema first, then the template and every tenant schema.
 
-A thin command over :mod:`tenancy_app.migration`: it chooses the schemas, shows progress
+A thin command over :mod:`tenancy_app.migrator`: it chooses the schemas, shows progress
 and the summary, and turns failures into a non-zero exit status.
 """
 
@@ -16,12 +16,12 @@ from django.db import connections
 
 from ...conf import tenancy_settings
 from ...context import public_context
-from ...migration import MigrationRun, SchemaResult, migrate_schema
-from ...migration.lock import exclusive_run
-from ...migration.planning import GroupPlan
-from ...migration.progress import Bar, Lines, Progress, Silent, summary_lines
-from ...migration.results import Outcome, record_results
-from ...migration.workers import default_jobs
+from ...migrator import MigrationRun, SchemaResult, migrate_schema
+from ...migrator.lock import exclusive_run
+from ...migrator.planning import GroupPlan
+from ...migrator.progress import Bar, Lines, Progress, Silent, summary_lines
+from ...migrator.results import Outcome, record_results
+from ...migrator.workers import default_jobs
 from ...models import get_tenant_model
 from ...schemas import schema_exists
 from ..base import (
