@@ -1,146 +1,139 @@
 """The one settings object: ``tenancy_settings``, a typed view over ``settings.TENANCY``.
 
-Each value is computed from Django's settings on first use and kept until
-``settings.TENANCY`` changes (Django's ``setting_changed`` signal, sent by
-``override_settings`` and pytest-django's ``settings`` fixture), so the request path reads
-plain attributes and tests still see their overrides at once.
+Each key is declared once below, as a :class:`Setting` with its default, the conversion
+to its typed value and a one-line description (docs/settings.rst says more). A value is
+computed from Django's settings on first use and kept until ``settings.TENANCY`` changes
+(Django's ``setting_changed`` signal, sent by ``override_settings`` and pytest-django's
+``settings`` fixture), so the request path reads plain attributes and tests still see
+their overrides at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.functional import cached_property
 
-DEFAULTS: dict[str, Any] = {
-    "SHARED_APPS": [],
-    "TENANT_APPS": [],
-    "TENANT_MODEL": "tenancy_app.Tenant",
-    "DOMAIN_MODEL": "tenancy_app.Domain",
-    "RESOLVERS": ["tenancy_app.resolvers.DomainResolver"],
-    "PUBLIC_DOMAINS": [],
-    "PUBLIC_URLCONF": None,
-    "TENANT_URLCONF": None,
-    "PUBLIC_SCHEMA": "public",
-    "TEMPLATE_SCHEMA": "tenancy_template",
-    "PROVISION_FROM_TEMPLATE": True,
-    "EXTRA_SEARCH_PATH": [],
-    "HEADER_NAME": "X-Tenant-ID",
-    "SUBFOLDER_PREFIX": "t",
-    "NOT_FOUND_VIEW": "tenancy_app.views.tenant_not_found",
-    "UNAVAILABLE_VIEW": "tenancy_app.views.tenant_unavailable",
-    "LOOKUP_CACHE_SIZE": 10_000,
-    "LOOKUP_CACHE_ALIAS": None,
-    "MAX_SCHEMAS_PER_CONNECTION": None,
-    "SEARCH_PATH_SCOPE": "session",
-}
+T = TypeVar("T")
+
+
+class Setting(Generic[T]):
+    """One key of ``settings.TENANCY``: its default, its typed value and what it is for.
+
+    A non-data descriptor: the converted value is stored in the instance's ``__dict__``
+    on first access, so later reads are plain attribute reads.
+    """
+
+    def __init__(self, default: Any, convert: Callable[[Any], T], doc: str) -> None:
+        self.default = default
+        self.convert = convert
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, instance: TenancySettings, owner: type) -> T: ...
+
+    def __get__(self, instance: TenancySettings | None, owner: type) -> T | Setting[T]:
+        if instance is None:
+            return self
+        value = self.convert(instance.raw(self.name))
+        instance.__dict__[self.name] = value
+        return value
+
+
+def _strings(value: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(item) for item in value)
+
+
+def _optional_string(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if value else None
+
+
+def _hosts(value: Iterable[Any]) -> frozenset[str]:
+    return frozenset(str(host).lower() for host in value)
 
 
 class TenancySettings:
-    """Typed access to ``settings.TENANCY`` merged with :data:`DEFAULTS`."""
+    """Typed access to ``settings.TENANCY``; every key is declared here, once."""
 
-    def clear(self) -> None:
-        """Forget the computed values (``settings.TENANCY`` changed)."""
-        self.__dict__.clear()
+    SHARED_APPS = Setting([], _strings, "Apps whose tables live once, in the public schema.")
+    TENANT_APPS = Setting([], _strings, "Apps whose tables exist in every tenant schema.")
+    TENANT_MODEL = Setting("tenancy_app.Tenant", str, "The tenant model, 'app_label.Model'.")
+    DOMAIN_MODEL = Setting("tenancy_app.Domain", str, "The domain model, 'app_label.Model'.")
+    RESOLVERS = Setting(
+        ["tenancy_app.resolvers.DomainResolver"],
+        _strings,
+        "Dotted paths of the resolvers the middleware asks, in order.",
+    )
+    PUBLIC_DOMAINS = Setting([], _hosts, "Hosts served from the public schema.")
+    PUBLIC_URLCONF = Setting(None, _optional_string, "URLconf of the public hosts.")
+    TENANT_URLCONF = Setting(None, _optional_string, "URLconf of tenant requests.")
+    PUBLIC_SCHEMA = Setting("public", str, "The shared schema.")
+    TEMPLATE_SCHEMA = Setting(
+        "tenancy_template", str, "The schema new tenants are copied from (reserved)."
+    )
+    PROVISION_FROM_TEMPLATE = Setting(
+        True, bool, "New tenants are copied from the template schema (else migrated)."
+    )
+    EXTRA_SEARCH_PATH = Setting([], _strings, "Schemas searched after the tenant's and public.")
+    HEADER_NAME = Setting("X-Tenant-ID", str, "The header HeaderResolver reads.")
+    SUBFOLDER_PREFIX = Setting(
+        "t",
+        lambda value: str(value).strip("/"),
+        "The path segment before SubfolderResolver's name.",
+    )
+    NOT_FOUND_VIEW = Setting(
+        "tenancy_app.views.tenant_not_found", str, "The view for hosts that name no tenant."
+    )
+    UNAVAILABLE_VIEW = Setting(
+        "tenancy_app.views.tenant_unavailable", str, "The view for tenants that are not active."
+    )
+    LOOKUP_CACHE_SIZE = Setting(10_000, int, "Entries kept by each process's tenant lookup cache.")
+    LOOKUP_CACHE_ALIAS = Setting(
+        None, _optional_string, "A shared cache through which registry changes reach every process."
+    )
+    MAX_SCHEMAS_PER_CONNECTION = Setting(
+        None, _optional_int, "Schemas a connection may visit before it is recycled."
+    )
+    SEARCH_PATH_SCOPE = Setting(
+        "session", str, "'session' (default) or 'transaction' (PgBouncer transaction pooling)."
+    )
 
-    def _get(self, name: str) -> Any:
-        """The raw value, read now (the system checks validate these)."""
+    def raw(self, name: str) -> Any:
+        """The value of key ``name`` as the project wrote it (or its default), read now.
+
+        The system checks validate these raw values; code elsewhere reads the typed
+        attributes.
+        """
         user = getattr(settings, "TENANCY", None) or {}
-        return user.get(name, DEFAULTS[name])
+        return user.get(name, self.declared()[name].default)
+
+    @classmethod
+    def declared(cls) -> dict[str, Setting[Any]]:
+        """Every key tenancy_app knows, by name."""
+        return {name: value for name, value in vars(cls).items() if isinstance(value, Setting)}
 
     def user_keys(self) -> set[str]:
         """The keys the project set in ``settings.TENANCY`` (for the unknown-key check)."""
         return set(getattr(settings, "TENANCY", None) or {})
 
-    @cached_property
-    def SHARED_APPS(self) -> Sequence[str]:
-        return tuple(self._get("SHARED_APPS"))
-
-    @cached_property
-    def TENANT_APPS(self) -> Sequence[str]:
-        return tuple(self._get("TENANT_APPS"))
-
-    @cached_property
-    def TENANT_MODEL(self) -> str:
-        return str(self._get("TENANT_MODEL"))
-
-    @cached_property
-    def DOMAIN_MODEL(self) -> str:
-        return str(self._get("DOMAIN_MODEL"))
-
-    @cached_property
-    def RESOLVERS(self) -> Sequence[str]:
-        return tuple(self._get("RESOLVERS"))
-
-    @cached_property
-    def PUBLIC_DOMAINS(self) -> frozenset[str]:
-        return frozenset(host.lower() for host in self._get("PUBLIC_DOMAINS"))
-
-    @cached_property
-    def PUBLIC_URLCONF(self) -> str | None:
-        value = self._get("PUBLIC_URLCONF")
-        return str(value) if value else None
-
-    @cached_property
-    def TENANT_URLCONF(self) -> str | None:
-        value = self._get("TENANT_URLCONF")
-        return str(value) if value else None
-
-    @cached_property
-    def PUBLIC_SCHEMA(self) -> str:
-        return str(self._get("PUBLIC_SCHEMA"))
-
-    @cached_property
-    def TEMPLATE_SCHEMA(self) -> str:
-        return str(self._get("TEMPLATE_SCHEMA"))
-
-    @cached_property
-    def PROVISION_FROM_TEMPLATE(self) -> bool:
-        """New tenants are copied from the template schema (else: migrations run in them)."""
-        return bool(self._get("PROVISION_FROM_TEMPLATE"))
-
-    @cached_property
-    def EXTRA_SEARCH_PATH(self) -> tuple[str, ...]:
-        return tuple(self._get("EXTRA_SEARCH_PATH"))
-
-    @cached_property
-    def HEADER_NAME(self) -> str:
-        return str(self._get("HEADER_NAME"))
-
-    @cached_property
-    def SUBFOLDER_PREFIX(self) -> str:
-        return str(self._get("SUBFOLDER_PREFIX")).strip("/")
-
-    @cached_property
-    def NOT_FOUND_VIEW(self) -> str:
-        return str(self._get("NOT_FOUND_VIEW"))
-
-    @cached_property
-    def UNAVAILABLE_VIEW(self) -> str:
-        return str(self._get("UNAVAILABLE_VIEW"))
-
-    @cached_property
-    def LOOKUP_CACHE_SIZE(self) -> int:
-        return int(self._get("LOOKUP_CACHE_SIZE"))
-
-    @cached_property
-    def LOOKUP_CACHE_ALIAS(self) -> str | None:
-        value = self._get("LOOKUP_CACHE_ALIAS")
-        return str(value) if value else None
-
-    @cached_property
-    def MAX_SCHEMAS_PER_CONNECTION(self) -> int | None:
-        value = self._get("MAX_SCHEMAS_PER_CONNECTION")
-        return int(value) if value else None
-
-    @cached_property
-    def SEARCH_PATH_SCOPE(self) -> str:
-        """``"session"`` (default) or ``"transaction"`` (PgBouncer transaction pooling)."""
-        return str(self._get("SEARCH_PATH_SCOPE"))
+    def clear(self) -> None:
+        """Forget the computed values (``settings.TENANCY`` changed)."""
+        self.__dict__.clear()
 
     @cached_property
     def PUBLIC_SEARCH_PATH(self) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ def names_subclass(entry: Any, base_path: str) -> bool:
 
 def lists_are_valid() -> bool:
     """Whether every list-valued TENANCY key holds a list or tuple (else tenancy.E004)."""
-    return all(isinstance(tenancy_settings._get(key), list | tuple) for key in LIST_KEYS)
+    return all(isinstance(tenancy_settings.raw(key), list | tuple) for key in LIST_KEYS)
 
 
 def configs(entries: Iterable[str]) -> list[AppConfig]:

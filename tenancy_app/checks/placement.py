@@ -18,7 +18,7 @@ def check_app_lists(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E004: list-valued keys hold lists (a bare string would be split into letters)."""
     errors: Messages = []
     for key in LIST_KEYS:
-        value = tenancy_settings._get(key)
+        value = tenancy_settings.raw(key)
         if not isinstance(value, list | tuple):
             errors.append(
                 Error(

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from ..conf import DEFAULTS, tenancy_settings
+from ..conf import TenancySettings, tenancy_settings
 from ..exceptions import InvalidSchemaName
 from ..names import MAX_SCHEMA_NAME_BYTES, validate_schema_name
 from .common import AppConfigs, Messages, is_subclass, load
@@ -62,14 +62,14 @@ def check_schema_names(app_configs: AppConfigs = None, **kwargs: Any) -> Message
 def check_unknown_keys(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.W003: every key of settings.TENANCY is one the app reads."""
     warnings: Messages = []
-    for key in sorted(tenancy_settings.user_keys() - DEFAULTS.keys()):
-        close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
+    for key in sorted(tenancy_settings.user_keys() - TenancySettings.declared().keys()):
+        close = difflib.get_close_matches(key, list(TenancySettings.declared()), n=1)
         warnings.append(
             Warning(
                 f"TENANCY has an unknown key {key!r}; it is ignored.",
                 hint=f"Did you mean {close[0]!r}?"
                 if close
-                else f"The known keys are: {', '.join(sorted(DEFAULTS))}.",
+                else f"The known keys are: {', '.join(sorted(TenancySettings.declared()))}.",
                 id="tenancy.W003",
             )
         )
@@ -79,7 +79,7 @@ def check_unknown_keys(app_configs: AppConfigs = None, **kwargs: Any) -> Message
 @register(Tags.compatibility)
 def check_resolvers(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E014: RESOLVERS is not empty; tenancy.E015: each entry is a resolver class."""
-    resolvers = tenancy_settings._get("RESOLVERS")
+    resolvers = tenancy_settings.raw("RESOLVERS")
     if not isinstance(resolvers, list | tuple):
         return []  # tenancy.E004
     if not resolvers:
@@ -107,7 +107,7 @@ def check_views(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E016: NOT_FOUND_VIEW and UNAVAILABLE_VIEW import to callables."""
     errors: Messages = []
     for key in ("NOT_FOUND_VIEW", "UNAVAILABLE_VIEW"):
-        path = str(tenancy_settings._get(key))
+        path = str(tenancy_settings.raw(key))
         if not callable(load(path)):
             errors.append(
                 Error(
@@ -125,7 +125,7 @@ def check_urlconfs(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E017: PUBLIC_URLCONF and TENANT_URLCONF are importable modules."""
     errors: Messages = []
     for key in ("PUBLIC_URLCONF", "TENANT_URLCONF"):
-        module = tenancy_settings._get(key)
+        module = tenancy_settings.raw(key)
         if not module:
             continue
         try:
@@ -151,7 +151,7 @@ def _is_int(value: object) -> bool:
 def check_limits(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E018: MAX_SCHEMAS_PER_CONNECTION; tenancy.E019: LOOKUP_CACHE_SIZE."""
     errors: Messages = []
-    max_schemas = tenancy_settings._get("MAX_SCHEMAS_PER_CONNECTION")
+    max_schemas = tenancy_settings.raw("MAX_SCHEMAS_PER_CONNECTION")
     if max_schemas is not None and not (_is_int(max_schemas) and max_schemas > 0):
         errors.append(
             Error(
@@ -161,7 +161,7 @@ def check_limits(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
                 id="tenancy.E018",
             )
         )
-    size = tenancy_settings._get("LOOKUP_CACHE_SIZE")
+    size = tenancy_settings.raw("LOOKUP_CACHE_SIZE")
     if not (_is_int(size) and size >= 0):
         errors.append(
             Error(
@@ -176,7 +176,7 @@ def check_limits(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
 @register(Tags.compatibility)
 def check_search_path_scope(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E024: SEARCH_PATH_SCOPE; tenancy.W006: server-side cursors behind a pooler."""
-    scope = tenancy_settings._get("SEARCH_PATH_SCOPE")
+    scope = tenancy_settings.raw("SEARCH_PATH_SCOPE")
     if scope not in ("session", "transaction"):
         return [
             Error(
@@ -204,7 +204,7 @@ def check_search_path_scope(app_configs: AppConfigs = None, **kwargs: Any) -> Me
 @register(Tags.compatibility)
 def check_lookup_cache_alias(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E025: LOOKUP_CACHE_ALIAS names a configured cache."""
-    alias = tenancy_settings._get("LOOKUP_CACHE_ALIAS")
+    alias = tenancy_settings.raw("LOOKUP_CACHE_ALIAS")
     if alias is None or (isinstance(alias, str) and alias in settings.CACHES):
         return []
     return [
