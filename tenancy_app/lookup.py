@@ -4,7 +4,7 @@ The cache is a bounded LRU keyed by what the resolver saw (host name or schema n
 including misses, so a flood of unknown hosts costs one query per host, not per request.
 It is cleared whenever a Tenant or Domain row is saved or deleted (and again when that
 transaction commits). ``QuerySet.update()`` sends no signals: call
-:func:`clear_tenant_cache` after bulk changes.
+:func:`clear_lookup_cache` after bulk changes.
 
 With ``TENANCY["LOOKUP_CACHE_ALIAS"]`` naming a cache of ``CACHES`` that all processes
 share (Redis, Memcached, a database cache), a clear in one process clears every
@@ -109,7 +109,7 @@ class TenantLookupCache:
 lookup_cache = TenantLookupCache()
 
 
-def clear_tenant_cache() -> None:
+def clear_lookup_cache() -> None:
     """Forget every cached tenant lookup (of every process, with LOOKUP_CACHE_ALIAS)."""
     lookup_cache.clear()
 

@@ -7,7 +7,7 @@ import pytest
 
 from tenancy_app import provision_tenant
 from tenancy_app.context import public_context
-from tenancy_app.lookup import clear_tenant_cache
+from tenancy_app.lookup import clear_lookup_cache
 from tenancy_app.models import TenantBase, get_tenant_model
 from tenancy_app.schemas import drop_schema, list_schemas
 from tenancy_app.template_schema import ensure_template
@@ -61,9 +61,9 @@ def make_committed_tenant(transactional_db: None) -> Iterator[MakeTenant]:
 
 @pytest.fixture(autouse=True)
 def _fresh_lookup_cache() -> Iterator[None]:
-    clear_tenant_cache()
+    clear_lookup_cache()
     yield
-    clear_tenant_cache()
+    clear_lookup_cache()
 
 
 @pytest.fixture(autouse=True)

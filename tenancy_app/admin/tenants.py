@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 from ..admin_site import PlacementAdminMixin
 from ..context import public_context
 from ..exceptions import TenantError
-from ..lookup import clear_tenant_cache
+from ..lookup import clear_lookup_cache
 from ..models import SchemaMigrationResult, TenantStatus, get_domain_model
 from ..provisioning import delete_tenant, provision_tenant
 from . import queries
@@ -313,7 +313,7 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
             status=status, updated_at=timezone.now()
         )
         # update() sends no signals: forget the cached lookups of every process.
-        clear_tenant_cache()
+        clear_lookup_cache()
         self.message_user(
             request,
             ngettext(
