@@ -73,9 +73,19 @@ class TenantTestCase(TestCase):
 
 
 class RoundTrips:
-    """The result of :func:`count_round_trips`: ``count`` is set when the block ends."""
+    """The result of :func:`count_round_trips`, filled in when the block ends.
+
+    ``count``: the round trips. ``sql``: the SQL text of each message the client sent
+    (one simple-protocol ``Query``, which may hold several statements, or one ``Parse``
+    of the extended protocol), the backend's own ``SET search_path`` included: Django's
+    query log leaves those out.
+    """
 
     count: int = 0
+    sql: list[str]
+
+    def __init__(self) -> None:
+        self.sql = []
 
 
 @contextmanager
@@ -89,6 +99,7 @@ def count_round_trips(connection: BaseDatabaseWrapper) -> Iterator[RoundTrips]:
         with count_round_trips(connection) as trips, tenant_context(globex):
             list(Project.objects.all())
         assert trips.count == 1
+        assert "SET search_path" in trips.sql[0]
     """
     connection.ensure_connection()
     pgconn = connection.connection.pgconn
@@ -101,8 +112,17 @@ def count_round_trips(connection: BaseDatabaseWrapper) -> Iterator[RoundTrips]:
         finally:
             pgconn.untrace()
         trace.seek(0)
-        lines = trace.read().decode(errors="replace").splitlines()
-    result.count = sum(1 for line in lines if _ROUND_TRIP.match(line))
+        text = trace.read().decode(errors="replace")
+    # One message per entry; SQL with newlines continues on the lines that follow.
+    for message in _MESSAGE_START.split(text):
+        if _ROUND_TRIP.match(message):
+            result.count += 1
+        sent = _QUERY.match(message) or _PARSE.match(message)
+        if sent:
+            result.sql.append(sent.group(1))
 
 
+_MESSAGE_START = re.compile(r"\n(?=[FB]\t\d+\t)")
 _ROUND_TRIP = re.compile(r"F\t\d+\t(Sync|Query)\b")
+_QUERY = re.compile(r'F\t\d+\tQuery\t "(.*)"\n?\Z', re.DOTALL)
+_PARSE = re.compile(r'F\t\d+\tParse\t "[^"]*" "(.*)" \d+(?: \S+)*\n?\Z', re.DOTALL)

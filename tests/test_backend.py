@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from django.db import connections, transaction
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.conf import settings
+from django.db import NotSupportedError, connections, transaction
+from django.db.backends.postgresql import base as postgresql
+from django.test.utils import override_settings
 from psycopg import pq
 
 from tenancy_app import public_context, schema_context
 from tenancy_app.backends.postgresql.base import DatabaseWrapper
-from tenancy_app.testing import count_round_trips
+from tenancy_app.testing import RoundTrips, count_round_trips
 from tests.servers import (
     SCRATCH_ROWS,
     create_scratch_database,
@@ -55,10 +58,11 @@ MakeWrapper = Callable[..., DatabaseWrapper]
 
 @pytest.fixture
 def make_wrapper(server: dict[str, Any], django_db_blocker: Any) -> Iterator[MakeWrapper]:
-    """Our DatabaseWrapper on the scratch database, registered in ``connections``."""
+    """Our DatabaseWrapper on the scratch database, registered in ``connections``
+    (``stock=True``: stock Django's, to compare with)."""
     made: list[DatabaseWrapper] = []
 
-    def make(alias: str | None = None, **overrides: Any) -> DatabaseWrapper:
+    def make(alias: str | None = None, *, stock: bool = False, **overrides: Any) -> DatabaseWrapper:
         alias = alias or f"scratch{next(_aliases)}"
         settings_dict = {
             "ENGINE": "tenancy_app.backends.postgresql",
@@ -76,7 +80,8 @@ def make_wrapper(server: dict[str, Any], django_db_blocker: Any) -> Iterator[Mak
             "TEST": {},
             **overrides,
         }
-        wrapper = DatabaseWrapper(settings_dict, alias=alias)
+        wrapper_class = postgresql.DatabaseWrapper if stock else DatabaseWrapper
+        wrapper = wrapper_class(settings_dict, alias=alias)
         connections[alias] = wrapper
         made.append(wrapper)
         return wrapper
@@ -95,10 +100,9 @@ def count(wrapper: DatabaseWrapper) -> int:
         return int(cursor.fetchone()[0])
 
 
-def sets(queries: CaptureQueriesContext) -> int:
-    return sum(
-        1 for query in queries.captured_queries if query["sql"].startswith("SET search_path")
-    )
+def sets(trips: RoundTrips, statement: str = "SET search_path") -> int:
+    """The backend's SETs sent in a block (they are not in Django's query log)."""
+    return sum(sql.count(statement) for sql in trips.sql)
 
 
 def server_search_path(wrapper: DatabaseWrapper) -> str:
@@ -118,16 +122,16 @@ def test_set_is_sent_only_when_the_schema_changes(make_wrapper: MakeWrapper) -> 
     db = make_wrapper()
     with schema_context("a"):
         count(db)
-    with CaptureQueriesContext(db) as queries, schema_context("a"):
+    with count_round_trips(db) as trips, schema_context("a"):
         count(db)
         count(db)
-    assert sets(queries) == 0
-    assert len(queries) == 2
-    with CaptureQueriesContext(db) as queries, schema_context("b"):
+    assert sets(trips) == 0
+    assert trips.count == 2
+    with count_round_trips(db) as trips, schema_context("b"):
         count(db)
         count(db)
-    assert sets(queries) == 1
-    assert len(queries) == 3
+    assert sets(trips) == 1
+    assert trips.count == 2
 
 
 def test_tenant_path_reaches_shared_tables_but_tenant_tables_win(
@@ -188,9 +192,9 @@ def test_commit_keeps_the_path_without_resending(make_wrapper: MakeWrapper) -> N
     db = make_wrapper()
     with transaction.atomic(using=db.alias), schema_context("a"):
         assert count(db) == ROWS["a"]
-    with CaptureQueriesContext(db) as queries, schema_context("a"):
+    with count_round_trips(db) as trips, schema_context("a"):
         assert count(db) == ROWS["a"]
-    assert sets(queries) == 0
+    assert sets(trips) == 0
 
 
 def test_raw_rollback_statement_is_noticed(make_wrapper: MakeWrapper) -> None:
@@ -230,14 +234,15 @@ def test_raw_psycopg_connection_after_first_cursor(make_wrapper: MakeWrapper) ->
 
 def test_persistent_connection_alternating_tenants(make_wrapper: MakeWrapper) -> None:
     db = make_wrapper(CONN_MAX_AGE=None)
-    with CaptureQueriesContext(db) as queries:
+    db.ensure_connection()
+    with count_round_trips(db) as trips:
         for schema in ["a", "b"] * 5:
             db.close_if_unusable_or_obsolete()  # what Django does between requests
             with schema_context(schema):
                 assert count(db) == ROWS[schema]
                 assert count(db) == ROWS[schema]
-    assert sets(queries) == 10
-    assert len(queries) == 30
+    assert sets(trips) == 10
+    assert trips.count == 20
 
 
 def test_pool_hands_a_connection_over_without_leaking_the_path(
@@ -251,14 +256,15 @@ def test_pool_hands_a_connection_over_without_leaking_the_path(
     first.close()  # back to the pool, search_path still "a" on the server
     second = DatabaseWrapper(first.settings_dict, alias="pooled")
     try:
-        with CaptureQueriesContext(second) as queries, schema_context("b"):
+        second.ensure_connection()
+        assert second.connection is physical
+        with count_round_trips(second) as trips, schema_context("b"):
             assert count(second) == ROWS["b"]
-            assert second.connection is physical
-        assert sets(queries) == 1
+        assert sets(trips) == 1
         second.close()
-        with CaptureQueriesContext(second) as queries, schema_context("b"):
+        with count_round_trips(second) as trips, schema_context("b"):
             assert count(second) == ROWS["b"]
-        assert sets(queries) == 0
+        assert sets(trips) == 0
         with public_context():
             assert second.connection.execute("SELECT count(*) FROM t").fetchone()[0] == ROWS["b"]
             assert count(second) == ROWS["public"]
@@ -308,15 +314,6 @@ def test_raw_set_by_user_code_is_corrected_on_servers_that_report_it(
             assert count(db) == ROWS["a"]
 
 
-@contextlib.contextmanager
-def round_trips(wrapper: DatabaseWrapper) -> Iterator[list[int]]:
-    """The round trips of the block, as a one-item list (tenancy_app.testing counts them)."""
-    box: list[int] = []
-    with count_round_trips(wrapper) as trips:
-        yield box
-    box.append(trips.count)
-
-
 @pytest.mark.parametrize(
     "options",
     [{}, {"server_side_binding": True}],
@@ -328,13 +325,14 @@ def test_a_switch_costs_no_extra_round_trip(
     db = make_wrapper(OPTIONS=options)
     with schema_context("a"):
         count(db)
-    with round_trips(db) as trips, CaptureQueriesContext(db) as queries, schema_context("b"):
+    with count_round_trips(db) as trips, schema_context("b"):
         assert count(db) == ROWS["b"]
-    assert sets(queries) == 1  # one more statement...
-    assert trips == [1]  # ...in the same round trip as the query
-    with round_trips(db) as trips, schema_context("b"):
+    assert sets(trips) == 1  # one more statement...
+    assert trips.count == 1  # ...in the same round trip as the query
+    with count_round_trips(db) as trips, schema_context("b"):
         assert count(db) == ROWS["b"]
-    assert trips == [1]
+    assert trips.count == 1
+    assert sets(trips) == 0
 
 
 def test_statements_that_refuse_transaction_blocks_are_not_pipelined(
@@ -356,23 +354,23 @@ def test_transaction_scope_leaves_nothing_on_the_session(make_wrapper: MakeWrapp
     before = server_search_path(db)
     for schema in ("a", "b", "public", "a"):
         with schema_context(schema):
-            with round_trips(db) as trips:
+            with count_round_trips(db) as trips:
                 assert count(db) == ROWS[schema]
-            assert trips == [1]  # BEGIN; SET LOCAL; the query; COMMIT: one round trip
+            assert trips.count == 1  # BEGIN; SET LOCAL; the query; COMMIT: one round trip
             assert server_search_path(db) == before
 
 
 @transaction_scope
 def test_transaction_scope_in_atomic_blocks(make_wrapper: MakeWrapper) -> None:
     db = make_wrapper()
-    with CaptureQueriesContext(db) as queries, transaction.atomic(using=db.alias):
+    db.ensure_connection()
+    with count_round_trips(db) as trips, transaction.atomic(using=db.alias):
         with schema_context("a"):
             assert count(db) == ROWS["a"]
             assert count(db) == ROWS["a"]
         with schema_context("b"):
             assert count(db) == ROWS["b"]
-    local_sets = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SET LOCAL")]
-    assert len(local_sets) == 2
+    assert sets(trips, "SET LOCAL search_path") == 2
     with transaction.atomic(using=db.alias), schema_context("b"):
         assert count(db) == ROWS["b"]  # a new transaction gets its own SET LOCAL
     assert server_search_path(db) != "b, public"
@@ -427,3 +425,192 @@ def test_server_closing_the_connection(make_wrapper: MakeWrapper, server: dict[s
         assert db.connection is None
         assert count(db) == ROWS["a"]
         assert db.connection.info.backend_pid != pid
+
+
+# What Django sees: exactly what stock Django sees ------------------------------------------
+
+SCOPES = ["session", "transaction"]
+BINDINGS = {"client-side binding": {}, "server-side binding": {"server_side_binding": True}}
+
+
+@pytest.fixture(params=SCOPES)
+def scope(request: pytest.FixtureRequest) -> Iterator[str]:
+    with override_settings(TENANCY={**settings.TENANCY, "SEARCH_PATH_SCOPE": request.param}):
+        yield request.param
+
+
+@pytest.fixture(params=list(BINDINGS))
+def options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return dict(BINDINGS[request.param])
+
+
+def workload(db: DatabaseWrapper) -> None:
+    """Statements of every kind, each after a tenant switch (stock Django ignores those)."""
+    with schema_context("a"):
+        count(db)  # the first statement of the connection
+        count(db)
+    with schema_context("b"), db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM t WHERE x > %s", [0])
+    with schema_context("a"), transaction.atomic(using=db.alias):
+        count(db)
+        with schema_context("b"):
+            count(db)  # a switch inside a transaction
+    with schema_context("a"), db.cursor() as cursor:
+        cursor.executemany("UPDATE t SET x = x WHERE x = %s", [(-1,), (-2,)])
+    with schema_context("b"), db.chunked_cursor() as cursor:  # a named cursor, .iterator()
+        cursor.execute("SELECT x FROM t ORDER BY x")
+        cursor.fetchall()
+    with schema_context("a"), db.cursor() as cursor:
+        cursor.execute("UPDATE t SET x = x WHERE x < 0; SET CONSTRAINTS ALL IMMEDIATE")
+
+
+class Seen:
+    """What Django's query log, its logger and execute_wrapper hooks were given."""
+
+    def __init__(self, db: DatabaseWrapper) -> None:
+        self.db = db
+        self.wrapped: list[str] = []
+        self.logged: list[str] = []
+
+    def wrapper(self, execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        self.wrapped.append(sql)
+        return execute(sql, *args)
+
+    def watch(self, debug: bool) -> dict[str, list[str]]:
+        class Handler(logging.Handler):
+            def emit(handler, record: logging.LogRecord) -> None:
+                self.logged.append(str(getattr(record, "sql", "")))
+
+        logger = logging.getLogger("django.db.backends")
+        handler, level = Handler(), logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        self.db.force_debug_cursor = debug
+        try:
+            with self.db.execute_wrapper(self.wrapper):
+                workload(self.db)
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            self.db.force_debug_cursor = False
+        queries = [query["sql"] for query in self.db.queries]
+        return {"queries": queries, "logged": self.logged, "wrapped": self.wrapped}
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["DEBUG", "no DEBUG"])
+def test_django_sees_the_statements_stock_django_sees(
+    make_wrapper: MakeWrapper, scope: str, options: dict[str, Any], debug: bool
+) -> None:
+    """The backend's SET / BEGIN / SET LOCAL / COMMIT stay out of connection.queries
+    (assertNumQueries, CaptureQueriesContext), the django.db.backends logger and
+    execute_wrapper hooks; what is logged is the statement's text as stock Django logs it."""
+    ours = Seen(make_wrapper(OPTIONS=options)).watch(debug)
+    stock = Seen(make_wrapper(stock=True, OPTIONS=dict(options))).watch(debug)
+    assert ours == stock
+    assert len(ours["wrapped"]) == 8
+    assert len(ours["queries"]) == (10 if debug else 0)  # and the atomic block's BEGIN, COMMIT
+
+
+def test_a_switch_in_one_round_trip_in_both_scopes(
+    make_wrapper: MakeWrapper, scope: str, options: dict[str, Any]
+) -> None:
+    db = make_wrapper(OPTIONS=options)
+    with schema_context("a"):
+        count(db)
+    with count_round_trips(db) as trips, schema_context("b"):
+        assert count(db) == ROWS["b"]
+    assert trips.count == 1
+    set_statement = "SET search_path" if scope == "session" else "SET LOCAL search_path"
+    assert sets(trips, set_statement) == 1
+    with transaction.atomic(using=db.alias), schema_context("a"):
+        count(db)
+        with count_round_trips(db) as trips:
+            assert count(db) == ROWS["a"]  # the same tenant again: nothing extra
+        assert (trips.count, sets(trips, "search_path")) == (1, 0)
+        with count_round_trips(db) as trips, schema_context("b"):
+            assert count(db) == ROWS["b"]  # a switch inside the transaction
+        assert (trips.count, sets(trips, set_statement)) == (1, 1)
+
+
+@pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic"])
+def test_several_statements_in_one_string(
+    make_wrapper: MakeWrapper, scope: str, options: dict[str, Any], atomic: bool
+) -> None:
+    """Django's schema editor sends ``UPDATE ...; SET CONSTRAINTS ALL IMMEDIATE`` as one
+    string (AlterField to NOT NULL with a default); the extended protocol refuses that."""
+    db = make_wrapper(OPTIONS=options)
+    block = transaction.atomic(using=db.alias) if atomic else contextlib.nullcontext()
+    with block:
+        for schema in ("a", "b", "b", "public"):
+            with schema_context(schema), db.cursor() as cursor:
+                cursor.execute("UPDATE t SET x = x WHERE x < 0; SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("SELECT count(*) FROM t; SELECT 1")
+                assert cursor.fetchone()[0] == ROWS[schema]
+        with schema_context("a"), db.schema_editor(atomic=False) as editor:
+            editor.execute(editor.sql_update_with_default % {
+                "table": editor.quote_name("t"), "column": editor.quote_name("x"),
+                "default": "%s",
+            }, [0])  # fmt: skip
+
+
+@pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic"])
+def test_named_cursors_read_the_tenant_schema(
+    make_wrapper: MakeWrapper, scope: str, options: dict[str, Any], atomic: bool
+) -> None:
+    db = make_wrapper(OPTIONS=options)
+    block = transaction.atomic(using=db.alias) if atomic else contextlib.nullcontext()
+    with block:
+        for schema in ("b", "a", "a", "public"):
+            with schema_context(schema), db.chunked_cursor() as cursor:
+                cursor.execute("SELECT x FROM t")
+                assert len(cursor.fetchall()) == ROWS[schema]
+
+
+def test_a_project_cursor_factory_is_kept(make_wrapper: MakeWrapper) -> None:
+    class ProjectCursor(postgresql.Cursor):  # type: ignore[name-defined, misc]
+        pass
+
+    db = make_wrapper(OPTIONS={"cursor_factory": ProjectCursor})
+    with schema_context("b"), db.cursor() as cursor:
+        assert isinstance(cursor.cursor, ProjectCursor)
+        cursor.execute("SELECT count(*) FROM t")
+        assert cursor.fetchone()[0] == ROWS["b"]
+    # The connection keeps stock Django's factory: a cursor opened on it is plain.
+    assert db.connection.cursor_factory is ProjectCursor
+    assert type(db.connection.cursor()) is ProjectCursor
+
+
+@transaction_scope
+def test_transaction_scope_refuses_what_cannot_run_in_a_transaction(
+    make_wrapper: MakeWrapper, server: dict[str, Any]
+) -> None:
+    """CREATE INDEX CONCURRENTLY cannot carry a SET LOCAL: a clear error, nothing sent."""
+    db = make_wrapper()
+    with schema_context("a"):
+        db.ensure_connection()
+        refused = pytest.raises(NotSupportedError, match="deployment")
+        with count_round_trips(db) as trips, refused, db.cursor() as cursor:
+            cursor.execute("CREATE INDEX CONCURRENTLY t_x ON t (x)")
+        assert trips.count == 0
+        # Statements that name no schema object need no search_path: sent as they are.
+        with db.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS tenancy_no_such_database")
+    # The way around it (docs/deployment.rst): the session scope on a direct connection.
+    direct = make_wrapper()
+    session_scope = override_settings(TENANCY={**settings.TENANCY, "SEARCH_PATH_SCOPE": "session"})
+    with session_scope, schema_context("a"), direct.cursor() as cursor:
+        cursor.execute("CREATE INDEX CONCURRENTLY t_x ON t (x)")
+        cursor.execute("SELECT to_regclass('a.t_x') IS NOT NULL")
+        assert cursor.fetchone()[0]
+        cursor.execute("DROP INDEX CONCURRENTLY t_x")
+
+
+def test_a_percent_sign_in_the_search_path_with_parameters(make_wrapper: MakeWrapper) -> None:
+    """The SET and a statement with parameters share one message, where psycopg reads
+    every ``%`` as a placeholder: the SET's are escaped."""
+    db = make_wrapper()
+    odd = override_settings(TENANCY={**settings.TENANCY, "EXTRA_SEARCH_PATH": ["odd%s_100%"]})
+    with odd, schema_context("b"), db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM t WHERE x > %s", [0])
+        assert cursor.fetchone()[0] == ROWS["b"]
+        assert server_search_path(db) == 'b, public, "odd%s_100%"'

@@ -1,63 +1,36 @@
 """Django's PostgreSQL backend with a search_path that follows the active tenant.
 
-Every statement of a Django cursor goes through :meth:`DatabaseWrapper.run_in_search_path`,
-which asks the configured scope (:mod:`.scopes`) what, if anything, must be sent first:
-with the default session scope, a ``SET search_path`` only when the server session's
-differs from the one the current context wants (:mod:`.session`), and then in the same
-round trip as the statement.
+Every statement of a Django cursor reaches the psycopg cursor classes of :mod:`.cursors`,
+which ask :meth:`DatabaseWrapper.search_path_plan` what, if anything, the configured
+scope (:mod:`.scopes`) must send with it: with the default session scope, a
+``SET search_path`` only when the server session's differs from the one the current
+context wants (:mod:`.session`). :meth:`DatabaseWrapper.run_inline` sends it in the same
+message as the statement, :meth:`DatabaseWrapper.run_planned` pipelined with it (or
+before it, for the statements that cannot share a transaction with it).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
 from django.db import NotSupportedError
 from django.db.backends.postgresql import base as postgresql
-from django.db.backends.utils import CursorWrapper as DjangoCursorWrapper
-from psycopg.pq import TransactionStatus
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from psycopg.pq import Format, TransactionStatus
 
 from ...conf import tenancy_settings
 from ...context import get_search_path
+from .cursors import ServerCursor, ServerSideCursor, with_search_path
 from .introspection import DatabaseIntrospection
+from .operations import DatabaseOperations
 from .scopes import SCOPES, Plan
 from .session import SessionSearchPath
 
 T = TypeVar("T")
-_PIPELINE_SUPPORTED = psycopg.Pipeline.is_supported()
-
-
-_DML = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE"})
-
-
-def _is_dml(statement: Any) -> bool:
-    """Whether ``statement`` may share an implicit transaction with the SET before it.
-
-    Pipelined statements up to one Sync form one implicit transaction, which some
-    statements refuse (CREATE DATABASE, VACUUM, CREATE INDEX CONCURRENTLY, ...): only
-    plain DML (what the ORM sends on the request path) is pipelined.
-    """
-    if not isinstance(statement, str):
-        return False
-    words = statement.lstrip(" \t\n(").split(None, 1)
-    return bool(words) and words[0].upper() in _DML
-
-
-def _can_pipeline(connection: psycopg.Connection[Any], cursor: Any) -> bool:
-    return (
-        _PIPELINE_SUPPORTED
-        and connection._pipeline is None
-        and not isinstance(cursor, psycopg.ServerCursor)
-    )
-
-
-def _can_inline(connection: psycopg.Connection[Any], cursor: Any) -> bool:
-    """A client-side-binding cursor sends its statement with the simple query protocol,
-    where one message may hold several statements."""
-    return isinstance(cursor, psycopg.ClientCursor) and connection._pipeline is None
+_TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 
 
 def _around(connection: psycopg.Connection[Any], plan: Plan, run: Callable[[], T]) -> T:
@@ -78,64 +51,41 @@ def _end_failed_transaction(connection: psycopg.Connection[Any]) -> None:
         connection.execute("ROLLBACK")
 
 
-class SearchPathCursorMixin:
-    """Gives every statement of a Django cursor the search_path of the active context.
-
-    The common case, the session already has the wanted search_path, is one comparison
-    and then Django's own ``execute``.
-    """
-
-    db: DatabaseWrapper
-    cursor: Any
-
-    def execute(self, sql: Any, params: Any = None) -> Any:
-        plan = self.db.search_path_plan()
-        if plan is None:
-            return super().execute(sql, params)  # type: ignore[misc]
-        dml = _is_dml(sql)
-        if dml and plan.inline and _can_inline(self.db.connection, self.cursor):
-            execute = super().execute  # type: ignore[misc]
-            return self.db.run_inline(plan, self.cursor, execute, sql, params)
-        run = functools.partial(super().execute, sql, params)  # type: ignore[misc]
-        return self.db.run_planned(plan, self.cursor, run, pipeline=dml)
-
-    def executemany(self, sql: Any, param_list: Any) -> Any:
-        plan = self.db.search_path_plan()
-        if plan is None:
-            return super().executemany(sql, param_list)  # type: ignore[misc]
-        run = functools.partial(super().executemany, sql, param_list)  # type: ignore[misc]
-        return self.db.run_planned(plan, self.cursor, run, pipeline=False)
-
-    def callproc(self, procname: str, params: Any = None, kparams: Any = None) -> Any:
-        plan = self.db.search_path_plan()
-        if plan is None:
-            return super().callproc(procname, params, kparams)  # type: ignore[misc]
-        run = functools.partial(super().callproc, procname, params, kparams)  # type: ignore[misc]
-        return self.db.run_planned(plan, self.cursor, run, pipeline=False)
-
-    def copy(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        self.db.prepare_copy()
-        return self.cursor.copy(statement, *args, **kwargs)
-
-
-class CursorWrapper(SearchPathCursorMixin, DjangoCursorWrapper):
-    pass
-
-
-class CursorDebugWrapper(SearchPathCursorMixin, postgresql.CursorDebugWrapper):
-    def copy(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        self.db.prepare_copy()
-        return postgresql.CursorDebugWrapper.copy(self, statement, *args, **kwargs)
+def _joined(statements: tuple[bytes, ...], escape: bool) -> str:
+    text = "".join(f"{statement.decode()}; " for statement in statements)
+    # With parameters, psycopg reads the whole message for placeholders.
+    return text.replace("%", "%%") if escape else text
 
 
 class DatabaseWrapper(postgresql.DatabaseWrapper):
     introspection_class = DatabaseIntrospection
+    ops_class = DatabaseOperations
 
-    def make_cursor(self, cursor: Any) -> CursorWrapper:
-        return CursorWrapper(cursor, self)
+    def create_cursor(self, name: str | None = None) -> Any:
+        """Django's cursor for this connection, of the search_path-aware class (:mod:`.cursors`).
 
-    def make_debug_cursor(self, cursor: Any) -> CursorDebugWrapper:
-        return CursorDebugWrapper(cursor, self)
+        This is Django's own construction (5.2 and 6.x alike), the classes aside: the
+        connection's ``cursor_factory`` (Django's, or the project's
+        ``OPTIONS["cursor_factory"]``) for plain cursors, and for named ones
+        (``QuerySet.iterator()``) the classes Django picks. The connection itself keeps
+        stock Django's factories, so cursors opened on it directly stay plain.
+        tests/test_backend.py reads through each kind on every Django version CI runs.
+        """
+        connection = self.connection
+        if name is None:
+            cursor = with_search_path(connection.cursor_factory)(connection)
+        else:
+            server_side_binding = self.settings_dict["OPTIONS"].get("server_side_binding")
+            cursor_class: Any = ServerCursor if server_side_binding is True else ServerSideCursor
+            # In autocommit mode the cursor outlives the statement's transaction.
+            cursor = cursor_class(
+                connection, name=name, scrollable=False, withhold=connection.autocommit
+            )
+        tzloader = connection.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
+        if self.timezone != getattr(tzloader, "timezone", None):
+            register_tzloader(self.timezone, cursor)
+        cursor.tenancy_db = self
+        return cursor
 
     def search_path_plan(self) -> Plan | None:
         """What must be sent before the next statement for the active context, or None."""
@@ -149,53 +99,47 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
     def run_inline(
         self, plan: Plan, cursor: Any, execute: Callable[..., T], sql: str, params: Any
     ) -> T:
-        """Send ``plan``'s SET and the statement as one message: ``SET ...; SELECT ...``.
+        """Send ``plan``'s statements and ``sql`` as one message: ``SET ...; SELECT ...``.
 
         (Django's default psycopg cursor binds parameters client-side and uses the simple
-        query protocol.) The server runs both in one implicit transaction, so a failing
-        statement takes the SET with it; the cursor is then moved on to the statement's
-        own result.
+        query protocol, where one message may hold several statements.) The server runs
+        them in one implicit transaction, so a failing statement takes the SET with it;
+        the cursor is then moved on to the statement's own result, and records what it
+        sent around it (``cursor.sent_around``) so that Django logs the statement alone.
         """
-        prefix = b"; ".join(plan.before).decode() + "; "
-        logged = self.queries_logged
-        if logged:
-            for statement in plan.before:
-                self.queries_log.append({"sql": statement.decode(), "time": "0.000"})
+        escape = params is not None
+        before = _joined(plan.before, escape)
+        # After a newline, in case the statement ends with a -- comment.
+        after = "".join(f"\n; {statement.decode()}" for statement in plan.after)
+        cursor.sent_around = (_joined(plan.before, False), after)
         ok = False
         try:
-            result = execute(prefix + sql, params)
+            result = execute(before + sql + after, params)
             for _ in plan.before:
                 cursor.nextset()
             ok = True
+            return result
         finally:
+            if not ok and plan.own_transaction:
+                _end_failed_transaction(self.connection)
             plan.scope.done(self.connection, plan, ok)
-            if logged and self.queries_log:
-                # Django logged the message as sent; keep the statement's own text.
-                entry = self.queries_log[-1]
-                if entry["sql"].startswith(prefix):
-                    entry["sql"] = entry["sql"][len(prefix) :]
-        return result
 
-    def run_planned(self, plan: Plan, cursor: Any, run: Callable[[], T], *, pipeline: bool) -> T:
-        """Send ``plan``'s statements around ``run`` (one statement of ``cursor``).
+    def run_planned(self, plan: Plan, run: Callable[[], T], *, pipeline: bool) -> T:
+        """Send ``plan``'s statements around ``run`` (one statement of a cursor).
 
-        The ``SET`` goes in the same round trip as the statement (psycopg pipeline mode),
-        unless ``cursor`` is server-side or ``pipeline`` is false (executemany and
-        callproc keep their own protocol, utility statements refuse the pipeline's
-        implicit transaction).
+        With ``pipeline``, the statements go in the same round trip (psycopg pipeline
+        mode, for server-side binding); without it (utility statements, which refuse the
+        pipeline's implicit transaction, several statements in one string, which the
+        extended protocol refuses, executemany, named cursors), one after the other.
         """
         connection = self.connection
-        if self.queries_logged:  # logged in the order they are sent
-            for statement in (*plan.before, *plan.after):
-                self.queries_log.append({"sql": statement.decode(), "time": "0.000"})
         ok = False
         try:
-            with self.wrap_database_errors:
-                if pipeline and _can_pipeline(connection, cursor):
-                    with connection.pipeline():
-                        result = _around(connection, plan, run)
-                else:
+            if pipeline:
+                with connection.pipeline():
                     result = _around(connection, plan, run)
+            else:
+                result = _around(connection, plan, run)
             ok = True
             return result
         finally:
@@ -208,7 +152,8 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         self.ensure_connection()
         plan = self.search_path_plan()
         if plan is not None:
-            self.run_planned(plan, None, lambda: None, pipeline=False)
+            with self.wrap_database_errors:
+                self.run_planned(plan, lambda: None, pipeline=False)
 
     def prepare_copy(self) -> None:
         if tenancy_settings.SEARCH_PATH_SCOPE == "transaction" and self.get_autocommit():

@@ -8,7 +8,8 @@ search_path; it is sent only when the session's differs from the wanted one (see
 transaction may run on another server session. Every transaction carries its own
 ``SET LOCAL search_path`` as its first statement (and again when the context changes
 inside it); a statement in autocommit mode is given a transaction of its own
-(``BEGIN``; ``SET LOCAL``; the statement; ``COMMIT``, pipelined into one round trip).
+(``BEGIN``; ``SET LOCAL``; the statement; ``COMMIT``, in one round trip: one message with
+client-side binding, pipelined with server-side binding).
 Nothing is ever left on a server session for the next client to inherit.
 """
 
@@ -36,8 +37,6 @@ class Plan:
     wanted: tuple[str, ...]
     before: tuple[bytes, ...]
     after: tuple[bytes, ...] = ()
-    #: the statements may travel in the same simple-protocol message as the caller's
-    inline: bool = False
 
     @property
     def own_transaction(self) -> bool:
@@ -68,7 +67,7 @@ class SessionScope:
     def plan(self, connection: psycopg.Connection[object], wanted: tuple[str, ...]) -> Plan | None:
         if SessionSearchPath.of(connection).current(connection) == wanted:
             return None
-        return Plan(self, wanted, (_set_statement(wanted),), inline=True)
+        return Plan(self, wanted, (_set_statement(wanted),))
 
     def done(self, connection: psycopg.Connection[object], plan: Plan, ok: bool) -> None:
         state = SessionSearchPath.of(connection)
