@@ -5,7 +5,7 @@
     python bench/request_path.py --duration 15 --rounds 5 --tenants 100 --scale-tenants 10000
 
 1. counts: statements and round trips per request of the bench view (3 queries), in
-   process with Django's test Client, CaptureQueriesContext and libpq's trace.
+   process with Django's test Client, from libpq's trace.
 2. throughput: requests/s under gunicorn (sync workers, persistent connections:
    CONN_MAX_AGE=None) driven by wrk, plain vs tenancy with one tenant and over many.
 3. scale: latency with --scale-tenants tenant schemas in the database vs 10.
@@ -118,7 +118,7 @@ def run_counts(server: dict[str, Any], tenant_db: str, requests: int) -> None:
             cpu = f"{r['client_us']:>16.0f}{r['server_us']:>13.0f}{ratio:>9.3f}"
         print(f"   {label:<44}{r['statements']:>11.2f}{r['round_trips']:>12.2f}{extra:>10}{cpu}")
     print(f"   CPU: {requests} requests per configuration after warm-up")
-    print("   statements of one (c) request, as Django's query log lists them:")
+    print("   messages of one (c) request, as libpq sent them:")
     for statement in rows[2][1]["example"]:
         print(f"     {statement[:90]}")
 

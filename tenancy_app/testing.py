@@ -75,13 +75,15 @@ class TenantTestCase(TestCase):
 class RoundTrips:
     """The result of :func:`count_round_trips`, filled in when the block ends.
 
-    ``count``: the round trips. ``sql``: the SQL text of each message the client sent
-    (one simple-protocol ``Query``, which may hold several statements, or one ``Parse``
-    of the extended protocol), the backend's own ``SET search_path`` included: Django's
-    query log leaves those out.
+    ``count``: the round trips. ``statements``: the statements the server ran (one
+    ``CommandComplete`` or error each). ``sql``: the SQL text of each message the client
+    sent (one simple-protocol ``Query``, which may hold several statements, or one
+    ``Parse`` of the extended protocol). The last two include the backend's own
+    ``SET search_path``, which Django's query log leaves out.
     """
 
     count: int = 0
+    statements: int = 0
     sql: list[str]
 
     def __init__(self) -> None:
@@ -117,6 +119,8 @@ def count_round_trips(connection: BaseDatabaseWrapper) -> Iterator[RoundTrips]:
     for message in _MESSAGE_START.split(text):
         if _ROUND_TRIP.match(message):
             result.count += 1
+        elif _STATEMENT_DONE.match(message):
+            result.statements += 1
         sent = _QUERY.match(message) or _PARSE.match(message)
         if sent:
             result.sql.append(sent.group(1))
@@ -124,5 +128,6 @@ def count_round_trips(connection: BaseDatabaseWrapper) -> Iterator[RoundTrips]:
 
 _MESSAGE_START = re.compile(r"\n(?=[FB]\t\d+\t)")
 _ROUND_TRIP = re.compile(r"F\t\d+\t(Sync|Query)\b")
+_STATEMENT_DONE = re.compile(r"B\t\d+\t(CommandComplete|ErrorResponse|EmptyQueryResponse)\b")
 _QUERY = re.compile(r'F\t\d+\tQuery\t "(.*)"\n?\Z', re.DOTALL)
 _PARSE = re.compile(r'F\t\d+\tParse\t "[^"]*" "(.*)" \d+(?: \S+)*\n?\Z', re.DOTALL)

@@ -522,6 +522,7 @@ def test_a_switch_in_one_round_trip_in_both_scopes(
     assert trips.count == 1
     set_statement = "SET search_path" if scope == "session" else "SET LOCAL search_path"
     assert sets(trips, set_statement) == 1
+    assert trips.statements == (2 if scope == "session" else 4)  # BEGIN ... COMMIT
     with transaction.atomic(using=db.alias), schema_context("a"):
         count(db)
         with count_round_trips(db) as trips:
