@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import NotSupportedError, connections, transaction
 from django.db.backends.postgresql import base as postgresql
 from django.test.utils import override_settings
-from psycopg import pq
+from psycopg import pq, sql
 
 from tenancy_app import public_context, schema_context
 from tenancy_app.backends.postgresql.base import DatabaseWrapper
@@ -604,6 +604,12 @@ def test_transaction_scope_refuses_what_cannot_run_in_a_transaction(
         cursor.execute("SELECT to_regclass('a.t_x') IS NOT NULL")
         assert cursor.fetchone()[0]
         cursor.execute("DROP INDEX CONCURRENTLY t_x")
+    # ... or the schema written into the statement, on the raw psycopg connection.
+    raw = db.connection
+    create = sql.SQL("CREATE INDEX CONCURRENTLY {} ON {}.{} (x)")
+    raw.execute(create.format(sql.Identifier("t_y"), sql.Identifier("b"), sql.Identifier("t")))
+    assert raw.execute("SELECT to_regclass('b.t_y') IS NOT NULL").fetchone()[0]
+    raw.execute(sql.SQL("DROP INDEX CONCURRENTLY {}").format(sql.Identifier("b", "t_y")))
 
 
 def test_a_percent_sign_in_the_search_path_with_parameters(make_wrapper: MakeWrapper) -> None:
