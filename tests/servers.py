@@ -29,8 +29,10 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def pg15_server() -> Iterator[dict[str, Any]]:
-    """Start Debian's PostgreSQL 15 on a Unix socket; yield psycopg connect kwargs."""
+def pg15_server(**settings: str) -> Iterator[dict[str, Any]]:
+    """Start Debian's PostgreSQL 15 on a Unix socket; yield psycopg connect kwargs.
+
+    ``settings`` are server settings (``fsync="off"`` for a throwaway server)."""
     root = Path(tempfile.mkdtemp(prefix="tenancy-pg15-"))
     data = root / "data"
     data.mkdir()
@@ -63,7 +65,10 @@ def pg15_server() -> Iterator[dict[str, Any]]:
                 "-l",
                 str(data / "log"),
                 "-o",
-                f"-h '' -k {root} -p 5439",
+                " ".join(
+                    [f"-h '' -k {root} -p 5439"]
+                    + [f"-c {name}={value}" for name, value in settings.items()]
+                ),
                 "start",
             ]
         ),
