@@ -12,6 +12,7 @@ from django.dispatch import receiver
 
 from .conf import tenancy_settings
 from .context import get_current_schema
+from .migration_scopes import HINT, Scope, runs_here
 
 
 @lru_cache(maxsize=16)
@@ -55,7 +56,9 @@ class TenantRouter:
 
     The decision follows the active schema (see :mod:`tenancy_app.context`), so the
     same ``migrate`` machinery creates shared tables in the public schema and tenant
-    tables in each tenant schema, never both in the wrong place.
+    tables in each tenant schema, never both in the wrong place. A ``RunPython`` or
+    ``RunSQL`` scoped with :mod:`tenancy_app.migrations` helpers runs only in the
+    schemas of its scope among those.
     """
 
     # No opinion on reads, writes and relations: one database holds every schema. Defined
@@ -76,8 +79,14 @@ class TenantRouter:
         if is_swapped_out_default(app_label, model_name):
             return False
         if get_current_schema() == tenancy_settings.PUBLIC_SCHEMA:
-            return app_label in shared_app_labels()
-        return app_label in tenant_app_labels()
+            placed = app_label in shared_app_labels()
+        else:
+            placed = app_label in tenant_app_labels()
+        scope = hints.get(HINT)
+        if placed and scope is not None:
+            # A scoped RunPython / RunSQL (tenancy_app.migrations.in_tenants, ...).
+            return runs_here(Scope.from_hint(scope), db)
+        return placed
 
 
 def app_labels(entries: Iterable[str]) -> frozenset[str]:

@@ -16,6 +16,7 @@ from django.db import connections
 
 from ...conf import tenancy_settings
 from ...context import public_context
+from ...migration_scopes import scope_of
 from ...migrator import MigrationRun, SchemaResult, migrate_schema
 from ...migrator.lock import exclusive_run
 from ...migrator.planning import GroupPlan
@@ -224,6 +225,9 @@ class Command(TenancyCommand):
                 write(f"  {migration}", self.style.MIGRATE_HEADING)
                 for operation in migration.operations:
                     message, is_error = MigrateCommand.describe_operation(operation, backwards)
+                    scope = scope_of(operation)
+                    if scope is not None:
+                        message += f" (only in {scope.describe()})"
                     write("    " + message, self.style.WARNING if is_error else None)
             for app_label, name in group.record_squashed:
                 write(f"  Record squashed migration {app_label}.{name} as applied")
