@@ -8,15 +8,15 @@ from psycopg import sql
 from .conf import tenancy_settings
 from .exceptions import SchemaAlreadyExists, SchemaNotFound
 from .names import validate_schema_name
+from .tenant_types import reserved_schemas
 
 
 def _checked(name: str) -> str:
-    """Tenant names by the rules; the project's template schema is allowed too."""
-    if name == tenancy_settings.TEMPLATE_SCHEMA:
+    """Tenant names by the rules; the project's template schemas are allowed too."""
+    reserved = reserved_schemas()
+    if name in reserved and name != tenancy_settings.PUBLIC_SCHEMA:
         return name
-    return validate_schema_name(
-        name, reserved=(tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA)
-    )
+    return validate_schema_name(name, reserved=reserved)
 
 
 def schema_exists(name: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -17,12 +17,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from ..conf import tenancy_settings
 from ..context import public_context
 from ..exceptions import TenantError
 from ..models import TenantBase, get_tenant_model
 from ..names import validate_schema_name
 from ..schemas import schema_exists
+from ..tenant_types import reserved_schemas
 
 
 @contextmanager
@@ -49,7 +49,7 @@ def check_schema_name(name: str, *, allow: Iterable[str] = ()) -> str:
     allowed = set(allow)
     if name in allowed:
         return name
-    reserved = {tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA} - allowed
+    reserved = reserved_schemas() - allowed
     with user_errors():
         return validate_schema_name(name, reserved=reserved)
 

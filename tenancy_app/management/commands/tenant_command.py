@@ -18,6 +18,7 @@ from django.core.management import (
 from ...conf import tenancy_settings
 from ...context import public_context, tenant_context
 from ...models import TenantBase, get_tenant_model
+from ...tenant_types import validate_tenant_type
 from ..base import (
     TenancyCommand,
     check_schema_name,
@@ -44,6 +45,7 @@ _OWN_OPTIONS = {
     "--schema": ("schema_name", True, False),
     "--all": ("all_tenants", False, False),
     "--exclude": ("exclude", True, True),
+    "--type": ("types", True, True),
     "--jobs": ("jobs", True, False),
 }
 
@@ -62,8 +64,9 @@ class Command(TenancyCommand):
         "Run another management command inside one tenant's schema (--schema NAME) or in "
         "every tenant's schema (--all), with that tenant active as in a request. "
         "Everything after COMMAND goes to that command; tenant_command's own options may "
-        "also follow it when COMMAND has no option of that name. With --all, --exclude "
-        "leaves tenants out and --jobs N runs N tenants at a time; a failing tenant does "
+        "also follow it when COMMAND has no option of that name. With --all, --type keeps "
+        "the tenants of a tenant type, --exclude leaves tenants out and --jobs N runs N "
+        "tenants at a time; a failing tenant does "
         "not stop the others, a summary follows, and the exit status is non-zero if any "
         "failed. `migrate` is refused (use migrate_schemas) and so is `flush` with --all."
     )
@@ -81,6 +84,17 @@ class Command(TenancyCommand):
             action="store_true",
             dest="all_tenants",
             help="Run the command in every tenant, ordered by schema name.",
+        )
+        parser.add_argument(
+            "--type",
+            action="append",
+            dest="types",
+            default=[],
+            metavar="TYPE",
+            help=(
+                "With --all: only the tenants of this tenant type (TENANCY['TENANT_TYPES']). "
+                "Repeat for several types."
+            ),
         )
         parser.add_argument(
             "--exclude",
@@ -127,12 +141,14 @@ class Command(TenancyCommand):
             raise CommandError("Use either --schema NAME or --all, not both.")
         if schema_name is None and not all_tenants:
             raise CommandError("Say where to run the command: --schema NAME or --all.")
-        if not all_tenants and (options["exclude"] or options["jobs"] != 1):
-            raise CommandError("--exclude and --jobs go with --all.")
+        if not all_tenants and (options["exclude"] or options["types"] or options["jobs"] != 1):
+            raise CommandError("--type, --exclude and --jobs go with --all.")
         if options["jobs"] < 1:
             raise CommandError("--jobs must be at least 1.")
         for excluded in options["exclude"]:
             check_schema_name(excluded)
+        for tenant_type in options["types"]:
+            validate_tenant_type(tenant_type)
         if all_tenants and name in REFUSED_WITH_ALL:
             raise CommandError(
                 f"tenant_command refuses {name!r} with --all: {REFUSED_WITH_ALL[name]}."
@@ -147,7 +163,7 @@ class Command(TenancyCommand):
             else:
                 self._run_in(get_tenant(schema_name), name, argv, self.stdout, self.stderr)
             return
-        tenants = self._tenants(exclude=options["exclude"])
+        tenants = self._tenants(exclude=options["exclude"], types=options["types"])
         self._run_in_all(tenants, name, argv, verbosity=options["verbosity"], jobs=options["jobs"])
 
     def _split_argv(
@@ -192,8 +208,9 @@ class Command(TenancyCommand):
             index += 1
         return rest
 
-    def _tenants(self, *, exclude: list[str]) -> list[TenantBase]:
-        """Every tenant, by schema name, without the excluded ones (which must exist)."""
+    def _tenants(self, *, exclude: list[str], types: list[str]) -> list[TenantBase]:
+        """Every tenant (of ``types``), by schema name, without the excluded ones (which must
+        be tenants)."""
         with public_context():
             tenants = list(get_tenant_model()._default_manager.order_by("schema_name"))
         names = {tenant.schema_name for tenant in tenants}
@@ -204,7 +221,11 @@ class Command(TenancyCommand):
                 + ", ".join(repr(name) for name in unknown)
                 + ". Run `manage.py list_tenants` to see them."
             )
-        return [tenant for tenant in tenants if tenant.schema_name not in exclude]
+        return [
+            tenant
+            for tenant in tenants
+            if tenant.schema_name not in exclude and (not types or tenant.type in types)
+        ]
 
     def _run_in(
         self, tenant: TenantBase, name: str, argv: list[str], stdout: Any, stderr: Any
