@@ -174,6 +174,15 @@ class TenancySettings:
         self.__dict__.clear()
 
     @cached_property
+    def RESERVED_SCHEMAS(self) -> tuple[str, ...]:
+        """The project's own schemas, which no tenant may have: public and the template
+        (and, with tenant types, each type's template)."""
+        from .tenant_types import template_schema
+
+        types = tuple(template_schema(name) for name in self.TENANT_TYPES)
+        return (self.PUBLIC_SCHEMA, self.TEMPLATE_SCHEMA, *types)
+
+    @cached_property
     def PUBLIC_SEARCH_PATH(self) -> tuple[str, ...]:
         """The search_path outside any tenant: the public schema, then EXTRA_SEARCH_PATH."""
         return (self.PUBLIC_SCHEMA, *self.EXTRA_SEARCH_PATH)

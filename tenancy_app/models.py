@@ -15,12 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import tenancy_settings
 from .names import validate_schema_name
-from .tenant_types import reserved_schemas, tenant_type_choices
+from .tenant_types import tenant_type_choices
 
 
 def validate_tenant_schema_name(value: str) -> None:
     """Model-field validator: the naming rules plus the project's own reserved schemas."""
-    validate_schema_name(value, reserved=reserved_schemas())
+    validate_schema_name(value, reserved=tenancy_settings.RESERVED_SCHEMAS)
 
 
 def validate_host_name(value: str) -> None:

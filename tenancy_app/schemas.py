@@ -8,12 +8,11 @@ from psycopg import sql
 from .conf import tenancy_settings
 from .exceptions import SchemaAlreadyExists, SchemaNotFound
 from .names import validate_schema_name
-from .tenant_types import reserved_schemas
 
 
 def _checked(name: str) -> str:
     """Tenant names by the rules; the project's template schemas are allowed too."""
-    reserved = reserved_schemas()
+    reserved = tenancy_settings.RESERVED_SCHEMAS
     if name in reserved and name != tenancy_settings.PUBLIC_SCHEMA:
         return name
     return validate_schema_name(name, reserved=reserved)

@@ -33,7 +33,6 @@ __all__ = [
     "is_configured",
     "is_typed",
     "read_schema_types",
-    "reserved_schemas",
     "schema_type",
     "template_schema",
     "template_schemas",
@@ -104,14 +103,6 @@ def template_schemas() -> dict[str, str]:
 def type_of_template(schema_name: str) -> str | None:
     """The type whose template schema is ``schema_name``, else ``None``."""
     return template_schemas().get(schema_name)
-
-
-def reserved_schemas() -> frozenset[str]:
-    """Names no tenant may take: the public schema and every template schema (the plain
-    ``TEMPLATE_SCHEMA`` too, with types)."""
-    return frozenset(
-        {tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA, *template_schemas()}
-    )
 
 
 def schema_type(schema_name: str) -> str | None:

@@ -14,7 +14,9 @@ from django.utils.module_loading import module_has_submodule
 
 from ..conf import tenancy_settings
 from ..names import MAX_SCHEMA_NAME_BYTES
-from .common import AppConfigs, Messages, app_labels, configs, lists_are_valid
+from ..routers import app_configs as installed_configs
+from ..routers import app_labels
+from .common import AppConfigs, Messages, lists_are_valid
 
 _TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 _ENTRY_KEYS = frozenset({"APPS", "URLCONF"})
@@ -146,7 +148,7 @@ def check_type_apps(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
                 id="tenancy.W161",
             )
             for entry in tenant_type.apps
-            if not configs([entry])
+            if not installed_configs([entry])
         )
     return errors
 

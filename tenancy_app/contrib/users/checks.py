@@ -8,8 +8,9 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
-from ...checks.common import AppConfigs, Messages, app_names, is_subclass, lists_are_valid, load
+from ...checks.common import AppConfigs, Messages, is_subclass, lists_are_valid, load
 from ...conf import tenancy_settings
+from ...routers import app_names
 from ...tenant_types import app_entries_of_type
 
 USERS = "tenancy_app.contrib.users"

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, CommandParser
 
 from ...conf import tenancy_settings
+from ...exceptions import describe_error
 from ...models import validate_host_name
 from ...provisioning import provision_tenant
 from ...tenant_types import is_typed, validate_tenant_type
@@ -17,7 +18,6 @@ from ..base import (
     add_database_argument,
     add_noinput_argument,
     check_schema_name,
-    format_error,
 )
 
 
@@ -152,6 +152,6 @@ class Command(TenancyCommand):
             try:
                 check(answer)
             except (ValidationError, CommandError) as exc:
-                self.stderr.write("Error: " + format_error(exc))
+                self.stderr.write("Error: " + describe_error(exc))
                 continue
             return answer

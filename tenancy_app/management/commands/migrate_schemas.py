@@ -16,6 +16,7 @@ from django.db import connections
 
 from ...conf import tenancy_settings
 from ...context import public_context
+from ...exceptions import describe_error
 from ...migration_scopes import scope_of
 from ...migrator import MigrationRun, SchemaResult, migrate_schema
 from ...migrator.lock import exclusive_run
@@ -30,7 +31,6 @@ from ...tenant_types import app_entries_of_type, template_schemas, validate_tena
 from ..base import (
     TenancyCommand,
     check_schema_name,
-    format_error,
     is_terminal,
     user_errors,
 )
@@ -149,7 +149,7 @@ class Command(TenancyCommand):
         return {"databases": [options["database"]]}
 
     def validate(self, options: dict[str, Any]) -> None:
-        allow = (tenancy_settings.PUBLIC_SCHEMA, *template_schemas())
+        allow = tenancy_settings.RESERVED_SCHEMAS
         for name in options["schemas"] or ():
             check_schema_name(name, allow=allow)
         for tenant_type in options["types"] or ():
@@ -342,7 +342,7 @@ class Command(TenancyCommand):
                     **migrate_options,
                 )
             except Exception as exc:  # one schema's failure must not stop the others
-                failures.append((schema_name, format_error(exc)))
+                failures.append((schema_name, describe_error(exc)))
                 self.stdout.write(f"{label} ... FAILED")
             else:
                 self.stdout.write(f"{label} ... " + self.style.SUCCESS("ok"))

@@ -17,15 +17,10 @@ from django.core.management import (
 
 from ...conf import tenancy_settings
 from ...context import public_context, tenant_context
+from ...exceptions import describe_error
 from ...models import TenantBase, get_tenant_model
 from ...tenant_types import validate_tenant_type
-from ..base import (
-    TenancyCommand,
-    check_schema_name,
-    format_error,
-    get_tenant,
-    require_schema,
-)
+from ..base import TenancyCommand, check_schema_name, get_tenant, require_schema
 from ..parallel import run_each
 
 # Commands tenant_command refuses, with what to use instead.
@@ -247,7 +242,7 @@ class Command(TenancyCommand):
             if exc.code not in (0, None):
                 error = f"exited with status {exc.code}"
         except Exception as exc:  # one tenant's failure must not stop the others
-            error = format_error(exc)
+            error = describe_error(exc)
         if not buffered:
             return _Outcome(error)
         assert isinstance(stdout, io.StringIO) and isinstance(stderr, io.StringIO)
