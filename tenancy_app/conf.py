@@ -147,6 +147,11 @@ class TenancySettings:
     MAX_SCHEMAS_PER_CONNECTION = Setting(
         None, _optional_int, "Schemas a connection may visit before it is recycled."
     )
+    BASE_BACKEND = Setting(
+        "django.db.backends.postgresql",
+        str,
+        "The Django backend the tenancy backend is built over (e.g. PostGIS's); read once.",
+    )
     SEARCH_PATH_SCOPE = Setting(
         "session", str, "'session' (default) or 'transaction' (PgBouncer transaction pooling)."
     )
