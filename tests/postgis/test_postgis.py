@@ -25,7 +25,7 @@ from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
 
-from tenancy_app import provision_tenant, public_context, tenant_context
+from tenancy_app import clone_tenant, provision_tenant, public_context, tenant_context
 from tenancy_app.backends.postgresql.base import SearchPathCursorMixin
 from tenancy_app.backends.postgresql.base_backend import SharedExtensions
 from tenancy_app.testing import count_round_trips
@@ -154,3 +154,15 @@ def test_the_extension_is_prepared_in_the_shared_schema_from_any_tenant(acme_glo
     # CREATE EXTENSION (when needed) would create it in the first schema of the path.
     assert statements[0] == 'SET search_path TO "public"'
     assert "pg_extension" in statements[1]
+
+
+def test_a_copied_tenant_keeps_its_places_and_their_index(acme_globex: Any) -> None:
+    acme, _ = acme_globex
+    copy = clone_tenant(acme, schema_name="acme_copy", name="Acme copy")
+    with tenant_context(copy):
+        near = Place.objects.filter(location__distance_lte=(PARIS, D(km=10)))
+        assert [p.name for p in near] == ["acme paris"]
+    assert one_column(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'acme_copy' "
+        "AND tablename = 'places_place' AND indexdef LIKE '%%USING gist%%'"
+    )

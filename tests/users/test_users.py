@@ -39,7 +39,7 @@ from tenancy_app.contrib.users.models import Membership, User
 from tenancy_app.contrib.users.roles.models import MemberRoles
 from tenancy_app.exceptions import MembershipError, SchemaNotFound
 from tenancy_app.models import Tenant
-from tenancy_app.provisioning import clone_tenant
+from tenancy_app.provisioning import clone_tenant, delete_tenant
 from tenancy_app.schemas import drop_schema
 
 PASSWORD = "correct horse battery staple"
@@ -260,6 +260,9 @@ def test_owner_membership_rules(acme_globex):
     with public_context():
         assert list(tenants_of(ann)) == [globex]
         assert list(members_of(acme)) == [bob]
+    delete_tenant(globex, drop=False)
+    with public_context():
+        assert list(tenants_of(ann)) == []  # the memberships went with the tenant
 
 
 def test_a_member_cannot_be_deleted_only_deactivated(acme_globex):

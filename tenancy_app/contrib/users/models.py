@@ -92,6 +92,9 @@ class User(AbstractBaseUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
+        # Explicit, so that importing this module where the app is not installed (the
+        # docs' own test does) registers nothing under the containing app, tenancy_app.
+        app_label = "tenancy_users"
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["email"]
@@ -229,6 +232,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(_("member since"), auto_now_add=True)
 
     class Meta:
+        app_label = "tenancy_users"
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         ordering = ["tenant", "user"]

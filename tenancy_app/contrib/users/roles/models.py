@@ -53,6 +53,7 @@ class MemberRoles(models.Model):
     )
 
     class Meta:
+        app_label = "tenancy_roles"  # see tenancy_app.contrib.users.models.User.Meta
         verbose_name = _("member")
         verbose_name_plural = _("members")
         ordering = ["user_id"]
