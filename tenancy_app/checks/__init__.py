@@ -5,7 +5,8 @@ tenancy.W162 needs the database (``check --database``; migrate and migrate_schem
 it); the others read settings, import dotted paths and look at the app registry, so
 ``manage.py check`` runs them without a connection.
 
-    installation  tenancy.E001-E003, W001, E170  engine and its base, router, middleware
+    installation  tenancy.E001-E003, E027, W001, E170  engine and its base, router, middleware,
+                  admin
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
     values        tenancy.E011-E019, E024-E026, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
@@ -15,6 +16,7 @@ it); the others read settings, import dotted paths and look at the app registry,
 from __future__ import annotations
 
 from .installation import (
+    check_admin_site,
     check_base_backend,
     check_database_engines,
     check_middleware,
@@ -53,6 +55,7 @@ from .values import (
 
 __all__ = [
     "check_admin",
+    "check_admin_site",
     "check_app_lists",
     "check_apps_placed",
     "check_auth_content_types",

@@ -18,6 +18,7 @@ from django.core.management import (
 from ...conf import tenancy_settings
 from ...context import public_context, tenant_context
 from ...exceptions import describe_error
+from ...internals import option_strings
 from ...models import TenantBase, get_tenant_model
 from ...tenant_types import validate_tenant_type
 from ..base import TenancyCommand, check_schema_name, get_tenant, require_schema
@@ -166,7 +167,7 @@ class Command(TenancyCommand):
     ) -> list[str]:
         """Take tenant_command's own options out of COMMAND's arguments into ``options``,
         except those COMMAND has itself."""
-        known = sub_parser._option_string_actions
+        known = option_strings(sub_parser)
         rest: list[str] = []
         index = 0
         while index < len(argv):
