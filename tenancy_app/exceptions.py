@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError
 from django.http import Http404
 
 
@@ -20,16 +21,57 @@ class InvalidSchemaName(ValidationError):
         )
 
 
+class UnknownTenantType(ValidationError):
+    """A tenant type that ``TENANCY["TENANT_TYPES"]`` does not configure (or any type when
+    it configures none); raised before any SQL."""
+
+    def __init__(self, value: object) -> None:
+        from .conf import tenancy_settings
+
+        self.tenant_type = value
+        types = tenancy_settings.TENANT_TYPES
+        names = ", ".join(repr(name) for name in types)
+        if not types:
+            message = (
+                f"The tenant type {value!r} cannot be used: TENANCY['TENANT_TYPES'] is not "
+                "configured, so tenants have no type."
+            )
+        elif not value:
+            message = f"A tenant needs a type: one of {names} (TENANCY['TENANT_TYPES'])."
+        else:
+            message = f"Unknown tenant type {value!r}: use one of {names}."
+        super().__init__(message, code="unknown_tenant_type")
+
+
 class TenantNotFound(Http404):
     """The request (host, header or path) names no known tenant."""
 
 
-class TenancyConfigurationError(ImproperlyConfigured):
-    """``settings.TENANCY`` is inconsistent; run ``manage.py check`` for details."""
-
-
 class TenantError(Exception):
     """Base class of failures of tenant operations (provisioning, deletion, commands)."""
+
+
+class TenantUnavailable(TenantError):
+    """The active schema may not be used now: raised before any statement runs in it.
+
+    The registry changed since this process looked the tenant up (deleted, renamed,
+    suspended, being deleted or renamed), or the schema does not exist. ``gone`` is true
+    when the tenant (or schema) no longer exists under this name: the middleware answers
+    404 then, else 503.
+    """
+
+    def __init__(self, schema_name: str, reason: str, *, gone: bool) -> None:
+        self.schema_name = schema_name
+        self.reason = reason
+        self.gone = gone
+        super().__init__(
+            f"The schema {schema_name!r} cannot be used now: {reason}. Nothing ran in it "
+            "(nor in any other schema in its place)."
+        )
+
+
+class TenantStatusError(TenantError):
+    """The tenant's status does not allow this change (e.g. activating a failed tenant)."""
 
 
 class TenantAlreadyExists(TenantError):
@@ -71,6 +113,11 @@ class CloneNotSupported(TenantError):
         )
 
 
+class MembershipError(TenantError):
+    """A membership change of ``tenancy_app.contrib.users`` breaks a rule: the user is not
+    a member, the owner would leave, a second owner would be made."""
+
+
 class MigrationTargetError(TenantError):
     """The app label or migration name given to migrate_schemas does not name a migration."""
 
@@ -85,3 +132,15 @@ class PlanningFailed(TenantError):
 
 class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failure report: the message, with the exception type for errors that
+    are not ours (a tenancy error, a validation or command error says all by itself)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, TenantError | CommandError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return " ".join(message.split())

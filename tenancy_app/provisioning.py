@@ -11,7 +11,7 @@ the schema are rolled back together and :class:`ProvisioningError` names the ste
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -26,7 +26,9 @@ from .exceptions import (
     SchemaAlreadyExists,
     SchemaNotFound,
     TenantAlreadyExists,
+    TenantStatusError,
 )
+from .leases import fence
 from .migrator import migrate_schema
 from .models import (
     TenantBase,
@@ -38,8 +40,10 @@ from .models import (
 )
 from .schemas import create_schema, drop_schema, rename_schema, schema_exists
 from .template_schema import template_clone_script
+from .tenant_types import validate_tenant_type
 
 Method = Literal["template", "migrate"]
+OnWait = Callable[[float], None]
 METHODS: tuple[Method, ...] = ("template", "migrate")
 
 
@@ -99,6 +103,14 @@ def _activate(steps: _Steps, tenant: TenantBase, using: str) -> None:
     tenant.save(using=using, update_fields=["status", "updated_at"])
 
 
+def _tenant_type(tenant_type: str | None, fields: dict[str, Any]) -> str:
+    """The new tenant's type, from ``tenant_type`` or a ``type`` field value (not both)."""
+    given = fields.pop("type", None)
+    if given is not None and tenant_type is not None and given != tenant_type:
+        raise ValueError(f"tenant_type={tenant_type!r} and type={given!r} disagree.")
+    return validate_tenant_type(tenant_type if tenant_type is not None else given)
+
+
 def _validate(schema_name: str, domain: str | None) -> None:
     validate_tenant_schema_name(schema_name)
     if domain is not None:
@@ -111,6 +123,7 @@ def provision_tenant(
     name: str,
     domain: str | None = None,
     method: Method | None = None,
+    tenant_type: str | None = None,
     using: str = DEFAULT_DB_ALIAS,
     **fields: Any,
 ) -> TenantBase:
@@ -118,8 +131,11 @@ def provision_tenant(
 
     ``method`` is ``"template"`` (copy the template schema, the default when
     ``TENANCY["PROVISION_FROM_TEMPLATE"]`` is true) or ``"migrate"`` (run the
-    migrations in the new schema). Raises
-    :class:`~tenancy_app.exceptions.InvalidSchemaName` (before any SQL),
+    migrations in the new schema). With ``TENANCY["TENANT_TYPES"]``, ``tenant_type``
+    names the tenant's type (required): its schema gets that type's apps, copied from
+    that type's template. Raises
+    :class:`~tenancy_app.exceptions.InvalidSchemaName` and
+    :class:`~tenancy_app.exceptions.UnknownTenantType` (before any SQL),
     :class:`~tenancy_app.exceptions.TenantAlreadyExists`,
     :class:`~tenancy_app.exceptions.SchemaAlreadyExists`,
     :class:`~tenancy_app.exceptions.CloneNotSupported` (the template holds objects a
@@ -130,6 +146,7 @@ def provision_tenant(
         method = "template" if tenancy_settings.PROVISION_FROM_TEMPLATE else "migrate"
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
+    tenant_type = _tenant_type(tenant_type, fields)
     _validate(schema_name, domain)
     with (
         _creating(schema_name, domain) as steps,
@@ -139,21 +156,21 @@ def provision_tenant(
         script = None
         if method == "template":
             steps.current = "preparing the template schema"
-            script = template_clone_script(using=using)
+            script = template_clone_script(tenant_type=tenant_type, using=using)
         tenant = _register(
             steps,
             schema_name=schema_name,
             name=name,
             domain=domain,
             using=using,
-            fields=fields,
+            fields={**fields, "type": tenant_type},
         )
         if script is not None:
             steps.current = "copying the template schema"
             run_clone_script(script, schema_name, using=using)
         else:
             steps.current = "migrating the schema"
-            migrate_schema(schema_name, using=using)
+            migrate_schema(schema_name, using=using, tenant=tenant)
         _activate(steps, tenant, using)
     return tenant
 
@@ -170,10 +187,16 @@ def clone_tenant(
     """Create an active tenant whose schema is a copy of ``source``'s: tables and rows.
 
     The source tables are locked against writes (SHARE) while they are copied, so the
-    copy is consistent; sequences continue where the source's are. Raises what
+    copy is consistent; sequences continue where the source's are. The copy has the
+    source's tenant type (its tables are that type's). Raises what
     :func:`provision_tenant` raises, and
     :class:`~tenancy_app.exceptions.SchemaNotFound` when the source has no schema.
     """
+    if fields.get("type", source.type) != source.type:
+        raise ValueError(
+            f"A copy of {source} has its type {source.type!r}, not {fields['type']!r}."
+        )
+    fields = {**fields, "type": validate_tenant_type(source.type)}
     _validate(schema_name, domain)
     source_schema = source.schema_name
     validate_tenant_schema_name(source_schema)
@@ -209,7 +232,11 @@ def clone_tenant(
 
 
 def rename_tenant(
-    tenant: TenantBase, new_schema_name: str, *, using: str = DEFAULT_DB_ALIAS
+    tenant: TenantBase,
+    new_schema_name: str,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    on_wait: OnWait | None = None,
 ) -> TenantBase:
     """Rename ``tenant``'s schema (``ALTER SCHEMA ... RENAME``) and its registry row together.
 
@@ -217,36 +244,147 @@ def rename_tenant(
     :class:`~tenancy_app.exceptions.TenantAlreadyExists` (another tenant has the name),
     :class:`~tenancy_app.exceptions.SchemaAlreadyExists` (a schema has it) or
     :class:`~tenancy_app.exceptions.SchemaNotFound` (the tenant has no schema); nothing
-    changes then. Connections find the tenant's tables under the new name at once.
+    changes then.
+
+    The old name is fenced first (:func:`tenancy_app.leases.fence`): every process stops
+    using it, and the rename waits ``TENANCY["REGISTRY_MAX_AGE"]`` seconds until none may
+    still act on what it knew, so that no process can reach another schema (nor the
+    shared one) under the old name. The tenant is unavailable (503) for that long;
+    ``on_wait`` is called with the seconds about to be waited.
     """
     validate_tenant_schema_name(new_schema_name)
     model = get_tenant_model()
-    with public_context(), transaction.atomic(using=using):
-        current = model._default_manager.using(using).select_for_update().get(pk=tenant.pk)
-        old = current.schema_name
-        taken = model._default_manager.using(using).filter(schema_name=new_schema_name)
-        if taken.exists():
-            raise TenantAlreadyExists(
-                f"A tenant with schema {new_schema_name!r} already exists; choose another name."
-            )
-        rename_schema(old, new_schema_name, using=using)
-        current.schema_name = new_schema_name
-        try:
-            with transaction.atomic(using=using):
-                current.save(using=using, update_fields=["schema_name", "updated_at"])
-        except IntegrityError as exc:
-            raise TenantAlreadyExists(
-                f"A tenant with schema {new_schema_name!r} already exists; choose another name."
-            ) from exc
+    with public_context():
+        old = model._default_manager.using(using).get(pk=tenant.pk).schema_name
+        _refuse_taken(model, new_schema_name, using=using)  # before the wait
+        with fence([old], using=using, on_wait=on_wait), transaction.atomic(using=using):
+            current = model._default_manager.using(using).select_for_update().get(pk=tenant.pk)
+            if current.schema_name != old:
+                raise TenantAlreadyExists(
+                    f"The tenant's schema was renamed to {current.schema_name!r} meanwhile; "
+                    "nothing changed."
+                )
+            _refuse_taken(model, new_schema_name, using=using)
+            rename_schema(old, new_schema_name, using=using)
+            current.schema_name = new_schema_name
+            try:
+                with transaction.atomic(using=using):
+                    current.save(using=using, update_fields=["schema_name", "updated_at"])
+            except IntegrityError as exc:
+                raise _taken(new_schema_name) from exc
     tenant.schema_name = new_schema_name
     tenant.updated_at = current.updated_at
     return tenant
 
 
-def delete_tenant(tenant: TenantBase, *, drop: bool = True, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Delete the tenant's registry rows and, unless ``drop=False``, its schema (CASCADE)."""
+def _taken(schema_name: str) -> TenantAlreadyExists:
+    return TenantAlreadyExists(
+        f"A tenant with schema {schema_name!r} already exists; choose another name."
+    )
+
+
+def _refuse_taken(model: type[TenantBase], schema_name: str, *, using: str) -> None:
+    if model._default_manager.using(using).filter(schema_name=schema_name).exists():
+        raise _taken(schema_name)
+    if schema_exists(schema_name, using=using):
+        raise SchemaAlreadyExists(f"The schema {schema_name!r} already exists in the database.")
+
+
+def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Stop serving ``tenant`` (503 on its hosts; its schema and data are kept).
+
+    Every process stops serving it within ``TENANCY["REGISTRY_MAX_AGE"]`` seconds (at
+    once with ``LOOKUP_CACHE_ALIAS``). Returns whether the status changed (False when it
+    was already suspended). Raises :class:`~tenancy_app.exceptions.TenantStatusError`
+    for a tenant that is provisioning or failed.
+    """
+    return _set_status(
+        tenant,
+        TenantStatus.SUSPENDED,
+        allowed_from=(TenantStatus.ACTIVE, TenantStatus.SUSPENDED),
+        refusal="only an active tenant can be suspended",
+        using=using,
+    )
+
+
+def activate_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Serve a suspended ``tenant`` again; returns whether the status changed.
+
+    Raises :class:`~tenancy_app.exceptions.TenantStatusError` for a tenant that is
+    provisioning or failed: its schema may be incomplete (provision it again instead).
+    """
+    return _set_status(
+        tenant,
+        TenantStatus.ACTIVE,
+        allowed_from=(TenantStatus.SUSPENDED, TenantStatus.ACTIVE),
+        refusal="not suspended, so it is not activated (its schema may be incomplete: "
+        "provision it again instead)",
+        using=using,
+    )
+
+
+def _set_status(
+    tenant: TenantBase,
+    status: TenantStatus,
+    *,
+    allowed_from: tuple[TenantStatus, ...],
+    refusal: str,
+    using: str,
+) -> bool:
+    model = get_tenant_model()
     with public_context(), transaction.atomic(using=using):
-        schema_name = tenant.schema_name
-        tenant.delete(using=using)
-        if drop and schema_name != tenancy_settings.PUBLIC_SCHEMA:
-            drop_schema(schema_name, using=using, missing_ok=True)
+        current = model._default_manager.using(using).select_for_update().get(pk=tenant.pk)
+        if current.status not in allowed_from:
+            raise TenantStatusError(
+                f"{current} is {current.get_status_display().lower()}: {refusal}; nothing changed."
+            )
+        changed = current.status != status
+        if changed:
+            current.status = status
+            current.save(using=using, update_fields=["status", "updated_at"])
+    tenant.status = current.status
+    tenant.updated_at = current.updated_at
+    return changed
+
+
+def delete_tenant(
+    tenant: TenantBase,
+    *,
+    drop: bool = True,
+    using: str = DEFAULT_DB_ALIAS,
+    on_wait: OnWait | None = None,
+) -> None:
+    """Delete the tenant's registry rows and, unless ``drop=False``, its schema (CASCADE).
+
+    Dropping the schema waits ``TENANCY["REGISTRY_MAX_AGE"]`` seconds first, with the
+    schema fenced, as :func:`delete_tenants` explains.
+    """
+    delete_tenants([tenant], drop=drop, using=using, on_wait=on_wait)
+
+
+def delete_tenants(
+    tenants: Iterable[TenantBase],
+    *,
+    drop: bool = True,
+    using: str = DEFAULT_DB_ALIAS,
+    on_wait: OnWait | None = None,
+) -> None:
+    """Delete tenants' registry rows and, unless ``drop=False``, their schemas (CASCADE).
+
+    Before a schema is dropped it is fenced (:func:`tenancy_app.leases.fence`): every
+    process stops using it, and the drop waits ``TENANCY["REGISTRY_MAX_AGE"]`` seconds
+    (once for all the tenants given) until no process may still act on what it knew, so
+    that none can run a statement in the shared schema, or in a new tenant's schema of
+    the same name, in its place. Each tenant is deleted in its own transaction;
+    ``on_wait`` is called with the seconds about to be waited.
+    """
+    tenants = list(tenants)
+    public = tenancy_settings.PUBLIC_SCHEMA
+    fenced = [t.schema_name for t in tenants if drop and t.schema_name != public]
+    with public_context(), fence(fenced, using=using, on_wait=on_wait):
+        for tenant in tenants:
+            with transaction.atomic(using=using):
+                schema_name = tenant.schema_name
+                tenant.delete(using=using)
+                if drop and schema_name != public:
+                    drop_schema(schema_name, using=using, missing_ok=True)

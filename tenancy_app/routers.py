@@ -1,4 +1,5 @@
-"""Which apps migrate where: shared apps in the public schema, tenant apps in tenant schemas."""
+"""Which apps migrate where: shared apps in the public schema, tenant apps in tenant schemas
+(with tenant types, the apps of each schema's type)."""
 
 from __future__ import annotations
 
@@ -6,37 +7,70 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .conf import tenancy_settings
 from .context import get_current_schema
+from .migration_scopes import HINT, Scope, runs_here
+from .tenant_types import app_entries_of_type, is_typed, schema_type, tenant_app_entries
 
 
 @lru_cache(maxsize=16)
-def _labels(entries: tuple[str, ...]) -> frozenset[str]:
-    """App labels for INSTALLED_APPS-style entries (module paths or AppConfig paths)."""
-    labels = set()
-    for config in apps.get_app_configs():
-        config_path = f"{type(config).__module__}.{type(config).__qualname__}"
-        if config.name in entries or config_path in entries:
-            labels.add(config.label)
-    return frozenset(labels)
+def _configs(entries: frozenset[str]) -> tuple[AppConfig, ...]:
+    return tuple(
+        config
+        for config in apps.get_app_configs()
+        if config.name in entries
+        or f"{type(config).__module__}.{type(config).__qualname__}" in entries
+    )
 
 
 @receiver(setting_changed)
-def _forget_labels(*, setting: str, **kwargs: Any) -> None:
+def _forget_configs(*, setting: str, **kwargs: Any) -> None:
     if setting == "INSTALLED_APPS":
-        _labels.cache_clear()
+        _configs.cache_clear()
+
+
+def app_configs(entries: Iterable[str]) -> tuple[AppConfig, ...]:
+    """The installed app configs named by INSTALLED_APPS-style entries (module paths or
+    AppConfig paths), in INSTALLED_APPS order. Entries naming no installed app are left out."""
+    return _configs(frozenset(entries))
+
+
+def app_labels(entries: Iterable[str]) -> frozenset[str]:
+    """Labels (``auth``) of the installed apps ``entries`` name."""
+    return frozenset(config.label for config in app_configs(entries))
+
+
+def app_names(entries: Iterable[str]) -> frozenset[str]:
+    """Module names (``django.contrib.auth``) of the installed apps ``entries`` name."""
+    return frozenset(config.name for config in app_configs(entries))
 
 
 def shared_app_labels() -> frozenset[str]:
-    return _labels(tuple(tenancy_settings.SHARED_APPS))
+    return app_labels(tenancy_settings.SHARED_APPS)
 
 
 def tenant_app_labels() -> frozenset[str]:
-    return _labels(tuple(tenancy_settings.TENANT_APPS))
+    """Labels of the apps with tables in some tenant schema (of any type)."""
+    return app_labels(tenant_app_entries())
+
+
+def placed_app_labels(schema_name: str | None = None) -> frozenset[str]:
+    """Labels of the apps whose tables belong in ``schema_name`` (default: the current one).
+
+    Shared apps in the public schema; in a tenant or template schema the tenant apps, or
+    with tenant types those of the schema's type (none for a type not configured).
+    """
+    schema_name = schema_name if schema_name is not None else get_current_schema()
+    if schema_name == tenancy_settings.PUBLIC_SCHEMA:
+        return shared_app_labels()
+    if not is_typed():
+        return app_labels(tenancy_settings.TENANT_APPS)
+    tenant_type = schema_type(schema_name)
+    return app_labels(app_entries_of_type(tenant_type)) if tenant_type else frozenset()
 
 
 def is_swapped_out_default(app_label: str, model_name: str | None) -> bool:
@@ -55,7 +89,9 @@ class TenantRouter:
 
     The decision follows the active schema (see :mod:`tenancy_app.context`), so the
     same ``migrate`` machinery creates shared tables in the public schema and tenant
-    tables in each tenant schema, never both in the wrong place.
+    tables in each tenant schema, never both in the wrong place. A ``RunPython`` or
+    ``RunSQL`` scoped with :mod:`tenancy_app.migrations` helpers runs only in the
+    schemas of its scope among those.
     """
 
     # No opinion on reads, writes and relations: one database holds every schema. Defined
@@ -75,11 +111,9 @@ class TenantRouter:
     ) -> bool:
         if is_swapped_out_default(app_label, model_name):
             return False
-        if get_current_schema() == tenancy_settings.PUBLIC_SCHEMA:
-            return app_label in shared_app_labels()
-        return app_label in tenant_app_labels()
-
-
-def app_labels(entries: Iterable[str]) -> frozenset[str]:
-    """App labels of INSTALLED_APPS-style entries that are installed."""
-    return _labels(tuple(entries))
+        placed = app_label in placed_app_labels()
+        scope = hints.get(HINT)
+        if placed and scope is not None:
+            # A scoped RunPython / RunSQL (tenancy_app.migrations.in_tenants, ...).
+            return runs_here(Scope.from_hint(scope), db)
+        return placed

@@ -39,6 +39,7 @@ TENANCY: dict[str, Any] = {
         "django.contrib.sessions",
         "django.contrib.messages",
         "tenancy_app.apps.TenancyAdminConfig",
+        "tests.scoped",
     ],
     "TENANT_APPS": [
         "django.contrib.contenttypes",
@@ -48,9 +49,12 @@ TENANCY: dict[str, Any] = {
         "tenancy_app.apps.TenancyAdminConfig",
         "tests.notes",
         "tests.inventory",
+        "tests.scoped",
     ],
     "PUBLIC_DOMAINS": ["public.test", "testserver"],
     "PUBLIC_URLCONF": "tests.urls_public",
+    # Short, so that deleting and renaming tenants (which wait this long) keep tests quick.
+    "REGISTRY_MAX_AGE": float(os.environ.get("TENANCY_TEST_REGISTRY_MAX_AGE", "0.5")),
 }
 
 INSTALLED_APPS = list(dict.fromkeys(TENANCY["SHARED_APPS"] + TENANCY["TENANT_APPS"]))

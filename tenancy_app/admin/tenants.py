@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.core.management import CommandError, call_command
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..admin_site import PlacementAdminMixin
 from ..context import public_context
-from ..exceptions import TenantError
-from ..lookup import clear_lookup_cache
-from ..models import SchemaMigrationResult, TenantStatus, get_domain_model
-from ..provisioning import delete_tenant, provision_tenant
+from ..exceptions import MigrationRunInProgress, TenantError, TenantStatusError
+from ..migrator import migrate_schemas
+from ..migrator.lock import exclusive_run
+from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain_model
+from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
+from ..tenant_types import is_typed
 from . import queries
-from .filters import MigrationStateFilter
+from .filters import MigrationStateFilter, TenantTypeFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
 
 MIGRATION_STATE_LABELS = {
@@ -68,6 +70,18 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return queries.with_list_columns(super().get_queryset(request))
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = list(super().get_list_display(request))
+        if is_typed() and "type" not in columns:
+            columns.insert(columns.index("status") + 1 if "status" in columns else 1, "type")
+        return columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        if is_typed() and TenantTypeFilter not in filters:
+            filters.insert(0, TenantTypeFilter)
+        return filters
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         from .changelist import TenantChangeList
@@ -113,17 +127,21 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        exclude = [*(super().get_exclude(request, obj) or ())]
         if obj is None:  # provisioning decides the status
-            return [*(super().get_exclude(request, obj) or ()), "status"]
-        return super().get_exclude(request, obj)
+            exclude.append("status")
+        if not is_typed():
+            exclude.append("type")
+        return exclude
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return super().get_readonly_fields(request, obj)
-        # The schema name is fixed once the schema exists.
+        # The schema name and the type (the schema's tables) are fixed once it exists.
         return [
             *super().get_readonly_fields(request, obj),
             "schema_name",
+            *(["type"] if is_typed() else []),
             *self.schema_fields,
             *self.date_fields,
         ]
@@ -199,13 +217,14 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         extra = {
             name: value
             for name, value in form.cleaned_data.items()
-            if name not in ("schema_name", "name", "domain")
+            if name not in ("schema_name", "name", "domain", "type")
             and name in {field.name for field in obj._meta.concrete_fields}
         }
         tenant = provision_tenant(
             schema_name=obj.schema_name,
             name=obj.name,
             domain=form.cleaned_data["domain"],
+            tenant_type=form.cleaned_data.get("type") or "",
             **extra,
         )
         obj.pk = tenant.pk
@@ -237,33 +256,17 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
 
     @admin.action(description=_("Migrate selected tenants"), permissions=["change"])
     def migrate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        """Run migrate_schemas for the selected schemas; report each from its recorded result."""
+        """Run the migrate_schemas engine on the selected schemas; report each result."""
         tenants = {tenant.schema_name: tenant for tenant in queryset.order_by("schema_name")}
-        results = SchemaMigrationResult.objects.filter(schema_name__in=list(tenants))
-        before = dict(results.values_list("schema_name", "finished_at"))
-        output = io.StringIO()
         try:
-            call_command(
-                "migrate_schemas",
-                schema=list(tenants),
-                interactive=False,
-                stdout=output,
-                stderr=output,
-            )
-            failure = ""
-        except CommandError as exc:
-            failure = str(exc)
-        after = {result.schema_name: result for result in results}
-        for schema_name, tenant in tenants.items():
-            result = after.get(schema_name)
-            if result is None or before.get(schema_name) == result.finished_at:
-                self.message_user(
-                    request,
-                    _("%(tenant)s: migrate_schemas recorded no result. %(failure)s")
-                    % {"tenant": tenant, "failure": failure},
-                    messages.WARNING,
-                )
-            elif result.status == SchemaMigrationResult.Status.FAILED:
+            with exclusive_run(DEFAULT_DB_ALIAS, nowait=True):
+                results = migrate_schemas(list(tenants), verbosity=0, stdout=io.StringIO())
+        except MigrationRunInProgress as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        for result in results:
+            tenant = tenants[result.schema_name]
+            if not result.ok:
                 self.message_user(
                     request,
                     _("%(tenant)s: the migration failed: %(error)s")
@@ -276,44 +279,33 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
                     ngettext(
                         "%(tenant)s: up to date (%(count)d migration run).",
                         "%(tenant)s: up to date (%(count)d migrations run).",
-                        result.applied,
+                        len(result.ran),
                     )
-                    % {"tenant": tenant, "count": result.applied},
+                    % {"tenant": tenant, "count": len(result.ran)},
                     messages.SUCCESS,
                 )
 
     @admin.action(description=_("Suspend selected tenants"), permissions=["change"])
     def suspend_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._set_status(request, queryset, TenantStatus.SUSPENDED, from_statuses=None)
+        self._set_status(request, queryset, suspend_tenant, TenantStatus.SUSPENDED)
 
     @admin.action(description=_("Activate selected suspended tenants"), permissions=["change"])
     def activate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._set_status(
-            request, queryset, TenantStatus.ACTIVE, from_statuses=[TenantStatus.SUSPENDED]
-        )
+        self._set_status(request, queryset, activate_tenant, TenantStatus.ACTIVE)
 
     def _set_status(
         self,
         request: HttpRequest,
         queryset: QuerySet[Any],
+        change: Callable[[TenantBase], bool],
         status: TenantStatus,
-        from_statuses: list[TenantStatus] | None,
     ) -> None:
-        candidates = queryset.exclude(status=status)
-        if from_statuses is not None:
-            for tenant in candidates.exclude(status__in=from_statuses).order_by("schema_name"):
-                self.message_user(
-                    request,
-                    _("%(tenant)s is %(status)s, not suspended: left as it is.")
-                    % {"tenant": tenant, "status": tenant.get_status_display()},
-                    messages.WARNING,
-                )
-            candidates = candidates.filter(status__in=from_statuses)
-        changed = self.model._default_manager.filter(pk__in=candidates.values("pk")).update(
-            status=status, updated_at=timezone.now()
-        )
-        # update() sends no signals: forget the cached lookups of every process.
-        clear_lookup_cache()
+        changed = 0
+        for tenant in queryset.order_by("schema_name"):
+            try:
+                changed += change(tenant)
+            except TenantStatusError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
         self.message_user(
             request,
             ngettext(
@@ -321,7 +313,7 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
                 "%(count)d tenants are now %(status)s.",
                 changed,
             )
-            % {"count": changed, "status": TenantStatus(status).label},
+            % {"count": changed, "status": status.label},
             messages.SUCCESS,
         )
 
@@ -361,8 +353,8 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         if request.method == "POST" and request.POST.get("post") == "yes":
             drop = request.POST.get("drop_schema") == "on"
             self.log_deletions(request, tenants)  # type: ignore[arg-type]
+            delete_tenants(tenants, drop=drop)
             for tenant in tenants:
-                delete_tenant(tenant, drop=drop)
                 self.message_user(
                     request,
                     (

@@ -1,4 +1,4 @@
-"""Checks that the project plugged the app in: database engine, router and middleware."""
+"""Checks that the project plugged the app in: database engine, router, middleware, admin."""
 
 from __future__ import annotations
 
@@ -98,3 +98,51 @@ def check_middleware(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
         for path in middleware[:position]
         if any(names_subclass(path, needs) for needs in NEEDS_TENANT)
     ]
+
+
+@register(Tags.admin)
+def check_admin_site(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E027: the admin is TenancyAdminConfig, not plain django.contrib.admin."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    site = apps.get_app_config("admin").default_site  # type: ignore[attr-defined]
+    if names_subclass(site, "tenancy_app.admin_site.TenancyAdminSite"):
+        return []
+    return [
+        Error(
+            "django.contrib.admin is installed with its own AdminSite, not tenancy_app's: every "
+            "model is listed on every host, the tenant registry on tenants' hosts and tenant "
+            "models on the public one, whose tables are not there.",
+            hint="List 'tenancy_app.apps.TenancyAdminConfig' instead of 'django.contrib.admin' "
+            "in INSTALLED_APPS, TENANCY['SHARED_APPS'] and TENANCY['TENANT_APPS']: it is "
+            "django.contrib.admin with a site that shows each model only where its app lives.",
+            id="tenancy.E027",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_base_backend(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E170: BASE_BACKEND is a backend derived from Django's PostgreSQL backend."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ..backends.postgresql.base_backend import base_wrapper
+    from ..conf import tenancy_settings
+
+    path = tenancy_settings.raw("BASE_BACKEND")
+    try:
+        if not isinstance(path, str):
+            raise ImproperlyConfigured(f"TENANCY['BASE_BACKEND'] is {path!r}, not a dotted path.")
+        base_wrapper(path)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Name a backend module derived from django.db.backends.postgresql, e.g. "
+                "'django.contrib.gis.db.backends.postgis', or remove the key.",
+                id="tenancy.E170",
+            )
+        ]
+    return []

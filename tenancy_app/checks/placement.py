@@ -10,7 +10,10 @@ from django.db import models
 from django.utils.module_loading import module_has_submodule
 
 from ..conf import tenancy_settings
-from .common import LIST_KEYS, AppConfigs, Messages, app_labels, configs, lists_are_valid
+from ..routers import app_configs as installed_configs
+from ..routers import app_labels
+from ..tenant_types import tenant_app_entries
+from .common import LIST_KEYS, AppConfigs, Messages, lists_are_valid
 
 
 @register(Tags.compatibility)
@@ -47,13 +50,18 @@ def check_tenancy_app_shared(app_configs: AppConfigs = None, **kwargs: Any) -> M
 
 @register(Tags.compatibility)
 def check_apps_placed(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
-    """tenancy.E006: every installed app with tables is placed; tenancy.W002: no stray entries."""
+    """tenancy.E006: every installed app with tables is placed; tenancy.W002: no stray entries.
+
+    With tenant types, tenancy.E163 (checks/types.py) checks the placement instead.
+    """
     if not lists_are_valid():
         return []
     shared, tenant = tenancy_settings.SHARED_APPS, tenancy_settings.TENANT_APPS
     placed = app_labels((*shared, *tenant))
     errors: Messages = []
     for config in apps.get_app_configs():
+        if tenancy_settings.raw("TENANT_TYPES"):
+            break  # tenancy.E163
         has_tables = any(config.get_models(include_auto_created=True)) or module_has_submodule(
             config.module, "migrations"
         )
@@ -76,7 +84,7 @@ def check_apps_placed(app_configs: AppConfigs = None, **kwargs: Any) -> Messages
                 id="tenancy.W002",
             )
             for entry in entries
-            if not configs([entry])
+            if not installed_configs([entry])
         )
     return errors
 
@@ -120,14 +128,14 @@ def check_registry_models(app_configs: AppConfigs = None, **kwargs: Any) -> Mess
             model = None
         elif lists_are_valid() and (
             model._meta.app_label not in app_labels(tenancy_settings.SHARED_APPS)
-            or model._meta.app_label in app_labels(tenancy_settings.TENANT_APPS)
+            or model._meta.app_label in app_labels(tenant_app_entries())
         ):
             app = model._meta.app_config.name
             errors.append(
                 Error(
                     f"The app of TENANCY[{key!r}], {app!r}, must be in TENANCY['SHARED_APPS'] "
-                    "and not in TENANCY['TENANT_APPS']: the registry lives in the public "
-                    "schema only.",
+                    "and not in TENANCY['TENANT_APPS'] (nor a tenant type's APPS): the "
+                    "registry lives in the public schema only.",
                     hint=f"List {app!r} in TENANCY['SHARED_APPS'] only.",
                     id="tenancy.E010",
                 )

@@ -18,8 +18,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
 
+from ..exceptions import describe_error
 from .applied import SchemaState
-from .errors import describe_error
 from .loader import Key, MigrationSet, RecordedLoader, Target, target_in
 
 PlanItem = tuple[Migration, bool]
@@ -37,9 +37,20 @@ def key_of(migration: Migration) -> Key:
     return (migration.app_label, migration.name)
 
 
-def _recorded_keys(migration: Migration) -> list[Key]:
-    """The django_migrations rows applying ``migration`` writes (as MigrationExecutor does)."""
-    return list(migration.replaces) if migration.replaces else [key_of(migration)]
+def recorded_rows(plan: Iterable[tuple[Migration, bool]]) -> tuple[list[Key], list[Key]]:
+    """The django_migrations rows a plan of (migration, backwards) writes and deletes.
+
+    As Django's MigrationExecutor records them: applying a squashed migration records the
+    migrations it replaces; unapplying one deletes those and its own row.
+    """
+    applied: list[Key] = []
+    unapplied: list[Key] = []
+    for migration, backwards in plan:
+        if backwards:
+            unapplied.extend([*migration.replaces, key_of(migration)])
+        else:
+            applied.extend(migration.replaces or [key_of(migration)])
+    return applied, unapplied
 
 
 def _state_with(
@@ -79,6 +90,8 @@ class GroupPlan:
 
     index: int
     recorded: frozenset[Key]
+    #: with tenant types, the type of every schema of the group ("" for public)
+    tenant_type: str = ""
     schemas: list[str] = field(default_factory=list)
     plan: list[PlanItem] = field(default_factory=list)
     backwards: bool = False
@@ -104,13 +117,10 @@ class GroupPlan:
         return [str(migration) for migration, _ in self.plan]
 
     def rows_applied(self) -> list[Key]:
-        rows = [] if self.backwards else [k for m, _ in self.plan for k in _recorded_keys(m)]
-        return rows + self.record_squashed
+        return recorded_rows(self.plan)[0] + self.record_squashed
 
     def rows_unapplied(self) -> list[Key]:
-        if not self.backwards:
-            return []
-        return [k for m, _ in self.plan for k in [*m.replaces, key_of(m)]]
+        return recorded_rows(self.plan)[1]
 
 
 def _changed_apps(group: GroupPlan) -> frozenset[str]:
@@ -131,10 +141,14 @@ def _changed_apps(group: GroupPlan) -> frozenset[str]:
 
 
 def plan_group(
-    migrations: MigrationSet, recorded: frozenset[Key], targets: Sequence[Target], index: int
+    migrations: MigrationSet,
+    recorded: frozenset[Key],
+    targets: Sequence[Target],
+    index: int,
+    tenant_type: str = "",
 ) -> GroupPlan:
     """The plan and states of schemas that have applied ``recorded``."""
-    group = GroupPlan(index=index, recorded=recorded)
+    group = GroupPlan(index=index, recorded=recorded, tenant_type=tenant_type)
     try:
         loader = migrations.loader_for(recorded)
         loader.check_consistent_history()
@@ -199,18 +213,25 @@ def plan_groups(
     states: Mapping[str, SchemaState],
     targets: Sequence[Target],
     order: Iterable[str],
+    types: Mapping[str, str] | None = None,
 ) -> dict[str, GroupPlan]:
-    """The group plan of each existing schema (schemas in ``order``; groups share plans)."""
-    groups: dict[frozenset[Key], GroupPlan] = {}
+    """The group plan of each existing schema (schemas in ``order``; groups share plans).
+
+    With ``types`` (schema -> tenant type), schemas of different types are in different
+    groups even at the same state: their apps differ, and so does what the plan does.
+    """
+    groups: dict[tuple[str, frozenset[Key]], GroupPlan] = {}
     by_schema: dict[str, GroupPlan] = {}
     for name in order:
         state = states[name]
         if not state.exists:
             continue
-        group = groups.get(state.recorded)
+        tenant_type = (types or {}).get(name, "")
+        key = (tenant_type, state.recorded)
+        group = groups.get(key)
         if group is None:
-            group = groups[state.recorded] = plan_group(
-                migrations, state.recorded, targets, index=len(groups)
+            group = groups[key] = plan_group(
+                migrations, state.recorded, targets, index=len(groups), tenant_type=tenant_type
             )
         group.schemas.append(name)
         by_schema[name] = group

@@ -1,19 +1,21 @@
 """Django's PostgreSQL backend with a search_path that follows the active tenant.
 
 Every statement of a Django cursor reaches the psycopg cursor classes of :mod:`.cursors`,
-which ask :meth:`DatabaseWrapper.search_path_plan` what, if anything, the configured
-scope (:mod:`.scopes`) must send with it: with the default session scope, a
-``SET search_path`` only when the server session's differs from the one the current
-context wants (:mod:`.session`). :meth:`DatabaseWrapper.run_inline` sends it in the same
-message as the statement, :meth:`DatabaseWrapper.run_planned` pipelined with it (or
-before it, for the statements that cannot share a transaction with it).
+which ask :meth:`DatabaseWrapper.search_path_plan` what, if anything, must be sent with
+it: that checks the active context's lease (:mod:`tenancy_app.leases`) and asks the
+configured scope (:mod:`.scopes`); with the default session scope, a ``SET search_path``
+only when the server session's differs from the one the current context wants
+(:mod:`.session`). :meth:`DatabaseWrapper.run_inline` sends it in the same message as
+the statement, :meth:`DatabaseWrapper.run_planned` pipelined with it (or before it, for
+the statements that cannot share a transaction with it).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from time import monotonic
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from django.db import NotSupportedError
@@ -22,7 +24,9 @@ from django.db.backends.postgresql.psycopg_any import register_tzloader
 from psycopg.pq import Format, TransactionStatus
 
 from ...conf import tenancy_settings
-from ...context import get_search_path
+from ...context import get_active_schema
+from ...leases import renew
+from .base_backend import over_base_backend
 from .cursors import ServerCursor, ServerSideCursor, with_search_path
 from .introspection import DatabaseIntrospection
 from .operations import DatabaseOperations
@@ -94,7 +98,15 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             # Only a rollback (which the next statement may be) can run now; the
             # search_path is looked at again after it.
             return None
-        return SCOPES[tenancy_settings.SEARCH_PATH_SCOPE].plan(connection, get_search_path())
+        active = get_active_schema()
+        if active is None:
+            wanted = tenancy_settings.PUBLIC_SEARCH_PATH
+        else:
+            wanted = active.search_path
+            lease = active.lease
+            if lease is not None and lease.expires.get(self.alias, 0.0) <= monotonic():
+                renew(self, lease)  # or TenantUnavailable, before anything runs there
+        return SCOPES[tenancy_settings.SEARCH_PATH_SCOPE].plan(connection, wanted)
 
     def run_inline(
         self, plan: Plan, cursor: Any, execute: Callable[..., T], sql: str, params: Any
@@ -198,3 +210,8 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             if self.pool:
                 connection.close()  # the pool discards a closed connection
             self.close()
+
+
+if not TYPE_CHECKING:
+    # Over TENANCY["BASE_BACKEND"] (e.g. PostGIS) when the project names one.
+    DatabaseWrapper = over_base_backend(DatabaseWrapper)
