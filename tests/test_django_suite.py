@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tarfile
@@ -116,9 +117,12 @@ class Outcome:
     verdict: str
     problems: set[str] = field(default_factory=set)
     seconds: float = 0.0
+    #: CPU seconds of runtests.py's processes and of the server's: unlike ``seconds``,
+    #: hardly moved by other load on the machine
+    cpu: float = 0.0
 
 
-def parse(log: Path, seconds: float) -> Outcome:
+def parse(log: Path, seconds: float, cpu: float) -> Outcome:
     text = log.read_text(errors="replace")
     ran, verdict = _RAN.search(text), _VERDICT.search(text)
     if not ran or not verdict:
@@ -126,7 +130,7 @@ def parse(log: Path, seconds: float) -> Outcome:
         raise AssertionError(f"runtests.py did not finish ({log}):\n{tail}")
     # "FAIL: test_x (module.Class.test_x)", or "ERROR: setUpClass (module.Class)".
     problems = {dotted or name for name, dotted in _PROBLEM.findall(text)}
-    return Outcome(log, int(ran.group(1)), verdict.group(0), problems, seconds)
+    return Outcome(log, int(ran.group(1)), verdict.group(0), problems, seconds, cpu)
 
 
 def documented() -> dict[str, set[str]]:
@@ -145,6 +149,20 @@ def documented() -> dict[str, set[str]]:
         if entry and scope:
             known[scope].add(entry.group(1))
     return known
+
+
+def cpu_seconds(server: dict[str, Any]) -> float:
+    """CPU time used so far by the children of this process (runtests.py and its workers,
+    once they have exited) and by the server's processes (its postmaster's children)."""
+    import psycopg
+
+    with psycopg.connect(**server) as conn:  # its backend's parent is the postmaster
+        stat = Path(f"/proc/{conn.info.backend_pid}/stat").read_text()
+    postmaster = stat.rsplit(")", 1)[1].split()[1]
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ticks / os.sysconf("SC_CLK_TCK") + children.ru_utime + children.ru_stime
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +214,7 @@ def runtests(
         ),
     }
     log = django_tests / f"{name}.log"
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds(server)
     with log.open("wb") as out:
         subprocess.run(
             [sys.executable, "runtests.py", "--settings", "tests.django_suite_settings",
@@ -204,7 +222,7 @@ def runtests(
             cwd=django_tests, env=environment, stdout=out, stderr=subprocess.STDOUT,
             check=False,
         )  # fmt: skip
-    return parse(log, time.monotonic() - started)
+    return parse(log, time.monotonic() - started, cpu_seconds(server) - cpu)
 
 
 @pytest.fixture(scope="module")
@@ -242,9 +260,9 @@ def test_only_documented_failures_are_ours(
 ) -> None:
     stock, ours = outcomes["stock"], outcomes[scope]
     print(
-        f"\nDjango {django.__version__}: stock {stock.ran} tests in {stock.seconds:.0f} s "
-        f"({stock.verdict}); {scope} scope {ours.ran} tests in {ours.seconds:.0f} s "
-        f"({ours.verdict})"
+        f"\nDjango {django.__version__}, {stock.ran} tests: stock {stock.seconds:.0f} s "
+        f"({stock.cpu:.0f} CPU s) {stock.verdict}; {scope} scope {ours.seconds:.0f} s "
+        f"({ours.cpu:.0f} CPU s) {ours.verdict}"
     )
     assert ours.ran == stock.ran > 5000
     failing = only_ours(django_tests, server, outcomes, scope)

@@ -120,10 +120,12 @@ class SearchPathCursorMixin:
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
         db = self.tenancy_db
-        plan = db.search_path_plan() if db is not None else None
-        if db is None or plan is None:
+        if db is None:
             return super().executemany(query, params_seq, **kwargs)  # type: ignore[misc]
         self.sent_around = NOTHING_AROUND
+        plan = db.search_path_plan()
+        if plan is None:
+            return super().executemany(query, params_seq, **kwargs)  # type: ignore[misc]
         run = functools.partial(super().executemany, query, params_seq, **kwargs)  # type: ignore[misc]
         return db.run_planned(plan, run, pipeline=False)
 
