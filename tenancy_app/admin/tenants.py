@@ -10,6 +10,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
@@ -26,6 +27,7 @@ from ..exceptions import TenantError
 from ..lookup import clear_lookup_cache
 from ..models import SchemaMigrationResult, TenantStatus, get_domain_model
 from ..provisioning import delete_tenant, provision_tenant
+from ..signals import announce_status_change
 from . import queries
 from .filters import MigrationStateFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
@@ -309,9 +311,18 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
                     messages.WARNING,
                 )
             candidates = candidates.filter(status__in=from_statuses)
-        changed = self.model._default_manager.filter(pk__in=candidates.values("pk")).update(
-            status=status, updated_at=timezone.now()
-        )
+        with transaction.atomic():
+            targets: list[Any] = list(
+                self.model._default_manager.select_for_update().filter(
+                    pk__in=candidates.values("pk")
+                )
+            )
+            changed = self.model._default_manager.filter(pk__in=[t.pk for t in targets]).update(
+                status=status, updated_at=timezone.now()
+            )
+            for tenant in targets:  # update() sends no signals: tell the receivers
+                old, tenant.status = tenant.status, status
+                announce_status_change(tenant, old, using=tenant._state.db or "default")
         # update() sends no signals: forget the cached lookups of every process.
         clear_lookup_cache()
         self.message_user(

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from ..conf import tenancy_settings
 from ..context import schema_context
+from ..signals import schema_migrated, send_robust
 from .applied import SchemaState, read_applied
 from .errors import describe_error
 from .loader import MigrationSet, Target
@@ -122,6 +123,10 @@ class MigrationRun:
         def done(name: str, result: SchemaResult) -> None:
             by_name[name] = result
             on_result(position[name], result)
+            if schema_migrated.receivers:
+                send_robust(
+                    schema_migrated, MigrationRun, schema_name=name, result=result, using=self.using
+                )
 
         public = tenancy_settings.PUBLIC_SCHEMA
         template = tenancy_settings.TEMPLATE_SCHEMA
