@@ -111,9 +111,7 @@ class TenantPrefixedStorage(Storage):
         with _backend():
             return super().open(self._full(name), mode)
 
-    def save(
-        self, name: str | None, content: IO[Any], max_length: int | None = None
-    ) -> str:
+    def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         if _in_backend.get():
             return super().save(name, content, max_length)
         if name is None:
