@@ -85,3 +85,9 @@ class PlanningFailed(TenantError):
 
 class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
+
+
+class TenantUnavailable(TenantError):
+    """Work sent for a tenant (a Celery task, a WebSocket) cannot run in it: no tenant has
+    the schema any more, the schema belongs to another tenant now, or the tenant is not
+    active. The work is refused; it never runs in the public schema instead."""

@@ -8,11 +8,13 @@ registry, so ``manage.py check`` runs them without a connection.
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
     values        tenancy.E011-E019, E024-E025, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
+    integrations  tenancy.E101                  settings of the optional integrations
 """
 
 from __future__ import annotations
 
 from .installation import check_database_engines, check_middleware, check_router
+from .integrations import check_task_unavailable_tenant
 from .isolation import (
     check_admin,
     check_auth_content_types,
@@ -56,6 +58,7 @@ __all__ = [
     "check_session_cookie_domain",
     "check_sessions",
     "check_shared_relations",
+    "check_task_unavailable_tenant",
     "check_tenancy_app_shared",
     "check_unknown_keys",
     "check_urlconfs",
