@@ -32,6 +32,29 @@ class TenantError(Exception):
     """Base class of failures of tenant operations (provisioning, deletion, commands)."""
 
 
+class TenantUnavailable(TenantError):
+    """The active schema may not be used now: raised before any statement runs in it.
+
+    The registry changed since this process looked the tenant up (deleted, renamed,
+    suspended, being deleted or renamed), or the schema does not exist. ``gone`` is true
+    when the tenant (or schema) no longer exists under this name: the middleware answers
+    404 then, else 503.
+    """
+
+    def __init__(self, schema_name: str, reason: str, *, gone: bool) -> None:
+        self.schema_name = schema_name
+        self.reason = reason
+        self.gone = gone
+        super().__init__(
+            f"The schema {schema_name!r} cannot be used now: {reason}. Nothing ran in it "
+            "(nor in any other schema in its place)."
+        )
+
+
+class TenantStatusError(TenantError):
+    """The tenant's status does not allow this change (e.g. activating a failed tenant)."""
+
+
 class TenantAlreadyExists(TenantError):
     """A tenant with this schema name or domain already exists."""
 
@@ -87,7 +110,18 @@ class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
 
 
-class TenantUnavailable(TenantError):
-    """Work sent for a tenant (a Celery task, a WebSocket) cannot run in it: no tenant has
-    the schema any more, the schema belongs to another tenant now, or the tenant is not
-    active. The work is refused; it never runs in the public schema instead."""
+class TaskRefused(TenantUnavailable):
+    """A Celery task was not run: as it started, its tenant was unknown, gone, another
+    tenant under the same schema name, or not active. It never runs in public instead.
+
+    Its ``args`` are its constructor's, so that Celery's result backends rebuild it in
+    the process that waits for the result.
+    """
+
+    def __init__(self, schema_name: str, reason: str, gone: bool = False) -> None:
+        super().__init__(schema_name, reason, gone=gone)
+        self.message = str(self)
+        self.args = (schema_name, reason, gone)
+
+    def __str__(self) -> str:
+        return getattr(self, "message", None) or super().__str__()

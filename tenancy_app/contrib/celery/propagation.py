@@ -36,7 +36,7 @@ from ...context import (
     schema_context,
     tenant_context,
 )
-from ...exceptions import TenantUnavailable
+from ...exceptions import TaskRefused
 from ...lookup import clear_lookup_cache, tenant_for_schema
 from ...models import TenantBase, get_tenant_model
 from ...names import is_valid_schema_name
@@ -59,7 +59,7 @@ def stamp_headers(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
 
 
 def activation_for(schema_name: str, tenant_id: str | None) -> Activation:
-    """The context a task published in ``schema_name`` runs in, or TenantUnavailable.
+    """The context a task published in ``schema_name`` runs in, or :class:`TaskRefused`.
 
     The cached lookup answers first. When its answer refuses the task, the registry is
     asked once more directly, so that a stale entry (a tenant re-created or re-activated
@@ -68,39 +68,32 @@ def activation_for(schema_name: str, tenant_id: str | None) -> Activation:
     if schema_name == tenancy_settings.PUBLIC_SCHEMA:
         return public_context()
     if not is_valid_schema_name(schema_name):
-        raise TenantUnavailable(f"The task names {schema_name!r}, which is no schema name.")
+        raise TaskRefused(schema_name, "it is not a valid schema name", gone=True)
     try:
         tenant = tenant_for_schema(schema_name)
-        problem = _problem(tenant, schema_name, tenant_id)
-        if problem is not None:
+        if _problem(tenant, tenant_id) is not None:
             with public_context():
                 tenant = get_tenant_model()._default_manager.filter(schema_name=schema_name).first()
-            if _problem(tenant, schema_name, tenant_id) is None:
+            if _problem(tenant, tenant_id) is None:
                 clear_lookup_cache()  # the cached entry was stale
     except Exception as exc:  # the registry could not be asked: refuse, never guess
-        raise TenantUnavailable(
-            f"The tenant of schema {schema_name!r} could not be looked up: {exc}"
-        ) from exc
-    problem = _problem(tenant, schema_name, tenant_id)
+        raise TaskRefused(schema_name, f"its tenant could not be looked up ({exc})") from exc
+    problem = _problem(tenant, tenant_id)
     if problem is not None:
-        raise TenantUnavailable(problem)
+        raise TaskRefused(schema_name, *problem)
     assert tenant is not None
     return tenant_context(tenant)
 
 
-def _problem(tenant: TenantBase | None, schema_name: str, tenant_id: str | None) -> str | None:
+def _problem(tenant: TenantBase | None, tenant_id: str | None) -> tuple[str, bool] | None:
+    """Why a task published for ``tenant_id`` may not run in ``tenant`` (and whether the
+    tenant is gone), or None."""
     if tenant is None:
-        return (
-            f"No tenant has the schema {schema_name!r} (deleted or renamed since the task was "
-            "published); the task was not run."
-        )
+        return "no tenant has this schema (deleted or renamed since the task was sent)", True
     if tenant_id is not None and str(tenant.pk) != tenant_id:
-        return (
-            f"The schema {schema_name!r} belongs to another tenant than the one the task was "
-            "published for; the task was not run."
-        )
+        return "it belongs to another tenant than the one the task was sent for", True
     if not tenant.is_active:
-        return f"The tenant {schema_name!r} is {tenant.status}, not active; the task was not run."
+        return f"the tenant is {tenant.status}, not active", False
     return None
 
 
@@ -117,7 +110,7 @@ def enter(task: Task | None = None, **kwargs: Any) -> None:
     tenant_id = getattr(request, HEADER_TENANT, None) or headers.get(HEADER_TENANT)
     try:
         activation = activation_for(str(schema_name), None if tenant_id is None else str(tenant_id))
-    except TenantUnavailable as exc:
+    except TaskRefused as exc:
         setattr(request, _REFUSAL, exc)
         if not is_valid_schema_name(schema_name):
             return
