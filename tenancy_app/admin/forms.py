@@ -8,22 +8,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import tenancy_settings
 from ..context import public_context
-from ..models import (
-    get_domain_model,
-    get_tenant_model,
-    validate_host_name,
-    validate_tenant_schema_name,
-)
+from ..models import get_domain_model, get_tenant_model, validate_host_name
+from ..names import is_valid_schema_name
 from ..schemas import schema_exists
-
-
-def _is_valid_schema_name(name: str) -> bool:
-    try:
-        validate_tenant_schema_name(name)
-    except ValidationError:
-        return False
-    return True
 
 
 class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -43,7 +32,9 @@ class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
         cleaned: dict[str, Any] = self.cleaned_data
         schema_name = cleaned.get("schema_name")
         domain = cleaned.get("domain")
-        if schema_name and not _is_valid_schema_name(schema_name):
+        if schema_name and not is_valid_schema_name(
+            schema_name, reserved=tenancy_settings.RESERVED_SCHEMAS
+        ):
             schema_name = None  # reported by the model's validation, before any SQL
         with public_context():
             registered = get_tenant_model()._default_manager.filter(schema_name=schema_name)

@@ -15,8 +15,9 @@ from django.core.management import (
 
 from ...conf import tenancy_settings
 from ...context import public_context, tenant_context
+from ...exceptions import describe_error
 from ...models import TenantBase, get_tenant_model
-from ..base import TenancyCommand, check_schema_name, format_error, get_tenant, require_schema
+from ..base import TenancyCommand, check_schema_name, get_tenant, require_schema
 
 # Commands tenant_command refuses, with what to use instead.
 REFUSED = {
@@ -154,7 +155,7 @@ class Command(TenancyCommand):
                 self.stderr.write(f"{tenant.schema_name}: exited with status {exc.code}")
             except Exception as exc:  # one tenant's failure must not stop the others
                 failed.append(tenant.schema_name)
-                self.stderr.write(f"{tenant.schema_name}: {format_error(exc)}")
+                self.stderr.write(f"{tenant.schema_name}: {describe_error(exc)}")
         if failed:
             raise CommandError(
                 f"{name!r} failed in {len(failed)} of {total} tenants: {', '.join(failed)}."
