@@ -26,10 +26,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import BaseCache, caches
+from django.core.exceptions import ImproperlyConfigured
 
 from .conf import tenancy_settings
 from .context import get_current_schema
-from .exceptions import TenancyConfigurationError
 from .names import validate_schema_name
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def clear_tenant_cache(tenant: TenantBase | str, alias: str = "default") -> int:
         validate_schema_name(schema)
     cache = caches[alias]
     if getattr(cache, "key_func", None) is not make_key:
-        raise TenancyConfigurationError(
+        raise ImproperlyConfigured(
             f"The cache {alias!r} does not use tenancy_app.cache.make_key as its "
             "KEY_FUNCTION, so its keys do not say which tenant they belong to."
         )
@@ -103,7 +103,7 @@ def _redis_clients(cache: BaseCache, alias: str) -> list[Any]:
         if shards is not None:
             return list(shards.values())
         return [client.get_client(write=True)]
-    raise TenancyConfigurationError(
+    raise ImproperlyConfigured(
         f"The cache {alias!r} ({type(cache).__module__}.{type(cache).__qualname__}) is not "
         "a Redis cache: clear_tenant_cache works with Django's RedisCache and django-redis."
     )

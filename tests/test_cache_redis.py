@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from tenancy_app import public_context, schema_context
 from tenancy_app.cache import clear_tenant_cache, make_key, reverse_key
-from tenancy_app.exceptions import InvalidSchemaName, TenancyConfigurationError
+from tenancy_app.exceptions import InvalidSchemaName
 
 BACKENDS = {
     "django": "django.core.cache.backends.redis.RedisCache",
@@ -106,7 +107,7 @@ def test_bad_names_and_caches_are_refused(redis_cache):
     plain = {"BACKEND": BACKENDS["django"], "LOCATION": "redis://127.0.0.1:1"}
     with (
         override_settings(CACHES={"default": plain}),
-        pytest.raises(TenancyConfigurationError, match="KEY_FUNCTION"),
+        pytest.raises(ImproperlyConfigured, match="KEY_FUNCTION"),
     ):
         clear_tenant_cache("acme")
     locmem = {
@@ -115,6 +116,6 @@ def test_bad_names_and_caches_are_refused(redis_cache):
     }
     with (
         override_settings(CACHES={"default": locmem}),
-        pytest.raises(TenancyConfigurationError, match="not a Redis cache"),
+        pytest.raises(ImproperlyConfigured, match="not a Redis cache"),
     ):
         clear_tenant_cache("acme")

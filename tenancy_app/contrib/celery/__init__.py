@@ -28,7 +28,7 @@ HEADER_SCHEMA = "tenancy_schema"
 #: in public and in a plain ``schema_context``).
 HEADER_TENANT = "tenancy_tenant"
 #: The name of the registered task that runs :func:`for_each_tenant` (for beat).
-FAN_OUT_TASK = "tenancy_app.for_each_tenant"
+FAN_OUT_TASK = "tenancy_app.contrib.celery.tasks.fan_out"
 #: Tenants read from the registry per query while fanning out.
 FAN_OUT_BATCH = 1000
 
