@@ -153,14 +153,14 @@ def test_status_tracking_costs_nothing_without_listeners(db, make_tenant):
 
 
 def test_admin_bulk_status_actions_announce_each_tenant(
-    db, listen, make_tenant, django_capture_on_commit_callbacks
+    db, listen, make_tenant, django_capture_on_commit_callbacks, monkeypatch
 ):
     from django.contrib.admin.sites import site
 
     heard = listen(tenant_status_changed)
     acme, globex = make_tenant("acme"), make_tenant("globex")
     admin = site._registry[Tenant]
-    admin.message_user = lambda *args, **kwargs: None
+    monkeypatch.setattr(admin, "message_user", lambda *args, **kwargs: None)
     with django_capture_on_commit_callbacks(execute=True):
         admin.suspend_tenants(None, Tenant.objects.filter(pk__in=[acme.pk, globex.pk]))
     assert sorted(
