@@ -16,6 +16,7 @@ from django.core.management import (
 from ...conf import tenancy_settings
 from ...context import public_context, tenant_context
 from ...exceptions import describe_error
+from ...internals import option_strings
 from ...models import TenantBase, get_tenant_model
 from ..base import TenancyCommand, check_schema_name, get_tenant, require_schema
 
@@ -100,7 +101,7 @@ class Command(TenancyCommand):
         all_tenants: bool,
     ) -> tuple[str | None, bool, list[str]]:
         """Take --schema / --all out of COMMAND's arguments, unless COMMAND has such options."""
-        known = sub_parser._option_string_actions
+        known = option_strings(sub_parser)
         rest: list[str] = []
         index = 0
         while index < len(argv):
