@@ -19,6 +19,7 @@ from .exceptions import TenantNotFound, TenantUnavailable
 from .resolvers import BaseResolver, Resolution
 from .resolvers.base import request_host
 from .signals import tenant_activated
+from .tenant_types import is_configured, tenant_urlconf
 
 GetResponse = Callable[[HttpRequest], Any]
 
@@ -125,7 +126,8 @@ class TenantMiddleware:
                 request.urlconf = tenancy_settings.PUBLIC_URLCONF
             return public_context()
         tenant = resolution.tenant
-        if not tenant.is_active:
+        if not tenant.is_active or not is_configured(tenant):
+            # (A tenant whose type is not configured has no apps to be served with.)
             return self.unavailable(request, tenant)
         activation = tenant_context(tenant)
         lease = activation.lease
@@ -133,8 +135,9 @@ class TenantMiddleware:
         if refusal is not None:
             return self.refused(request, tenant, refusal)
         request.tenant = tenant  # type: ignore[attr-defined]
-        if tenancy_settings.TENANT_URLCONF:
-            request.urlconf = tenancy_settings.TENANT_URLCONF
+        urlconf = tenant_urlconf(tenant)  # the tenant type's, else TENANT_URLCONF
+        if urlconf:
+            request.urlconf = urlconf
         if resolution.path_prefix:
             return _under_path_prefix(request, resolution.path_prefix, activation)
         return activation

@@ -93,6 +93,7 @@ def test_a_task_runs_in_the_tenant_its_headers_name(make_tenant):
         ({HEADER_SCHEMA: "acme", HEADER_TENANT: "0"}, "belongs to another tenant"),
         ({HEADER_SCHEMA: "Bad-Name"}, "not a valid schema name"),
         ({HEADER_SCHEMA: "suspended"}, "is suspended, not active"),
+        ({HEADER_SCHEMA: "typed"}, "type 'retired' is not configured"),
     ],
 )
 def test_unavailable_tenants_are_refused_never_run_in_public(make_tenant, headers, reason):
@@ -100,6 +101,7 @@ def test_unavailable_tenants_are_refused_never_run_in_public(make_tenant, header
     suspended = make_tenant("suspended")
     suspended.status = TenantStatus.SUSPENDED
     suspended.save()
+    Tenant.objects.filter(pk=make_tenant("typed").pk).update(type="retired")
     result = run_with(headers)
     assert result.state == "FAILURE"
     assert isinstance(result.result, TaskRefused)

@@ -1,1 +1,1 @@
-"""Optional integrations, each behind a setup.cfg extra; the core never imports them."""
+"""Optional integrations; the core never imports them (each is an app or a module you add)."""

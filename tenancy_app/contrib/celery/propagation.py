@@ -40,6 +40,7 @@ from ...exceptions import TaskRefused
 from ...lookup import clear_lookup_cache, tenant_for_schema
 from ...models import TenantBase, get_tenant_model
 from ...names import is_valid_schema_name
+from ...tenant_types import is_configured
 from . import HEADER_SCHEMA, HEADER_TENANT
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ def _problem(tenant: TenantBase | None, tenant_id: str | None) -> tuple[str, boo
         return "it belongs to another tenant than the one the task was sent for", True
     if not tenant.is_active:
         return f"the tenant is {tenant.status}, not active", False
+    if not is_configured(tenant):
+        return f"the tenant's type {tenant.type!r} is not configured (TENANT_TYPES)", False
     return None
 
 

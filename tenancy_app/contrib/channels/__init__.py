@@ -42,6 +42,7 @@ from ...exceptions import TenantNotFound, TenantUnavailable
 from ...middleware import TenantMiddleware as HttpTenantMiddleware
 from ...resolvers import Resolution
 from ...resolvers.base import request_host
+from ...tenant_types import is_configured
 
 __all__ = ["TenantMiddleware"]
 
@@ -107,6 +108,8 @@ class TenantMiddleware:
         tenant = resolution.tenant
         if not tenant.is_active:
             raise self.unavailable(f"The tenant {tenant.schema_name!r} is {tenant.status}.")
+        if not is_configured(tenant):  # its type has no apps configured to serve it with
+            raise self.unavailable(f"The type of tenant {tenant.schema_name!r} is not configured.")
         return tenant, tenant_context(tenant), root + resolution.path_prefix
 
     def resolve(self, request: HttpRequest) -> Resolution | None:
