@@ -70,6 +70,15 @@ def make_committed_tenant(transactional_db: None) -> Iterator[MakeTenant]:
             drop_schema(schema, missing_ok=True)
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis for the whole run (started on first use); each user takes its own db."""
+    from tests.servers import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
 @pytest.fixture(autouse=True)
 def _fresh_lookup_cache() -> Iterator[None]:
     clear_lookup_cache()
