@@ -85,3 +85,8 @@ class PlanningFailed(TenantError):
 
 class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
+
+
+class NotOnCitus(TenantError):
+    """The operation needs a Citus coordinator and the database is a plain PostgreSQL server."""
+
