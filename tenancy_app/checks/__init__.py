@@ -1,17 +1,20 @@
 """System checks for tenancy_app; every id is documented in docs/checks.rst.
 
 Importing this package registers the checks (``TenancyConfig.ready()`` does). None of
-them needs the database: they read settings, import dotted paths and look at the app
+them needs the database but ``citus`` (tagged ``database``, run by ``check --database``
+and ``migrate_schemas``): they read settings, import dotted paths and look at the app
 registry, so ``manage.py check`` runs them without a connection.
 
     installation  tenancy.E001-E003, W001  engine, router, middleware
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
     values        tenancy.E011-E019, E024-E025, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
+    citus         tenancy.W141  on Citus, shared tables that tenant tables reference
 """
 
 from __future__ import annotations
 
+from .citus import check_reference_tables
 from .installation import check_database_engines, check_middleware, check_router
 from .isolation import (
     check_admin,
@@ -48,6 +51,7 @@ __all__ = [
     "check_limits",
     "check_lookup_cache_alias",
     "check_middleware",
+    "check_reference_tables",
     "check_registry_models",
     "check_resolvers",
     "check_router",

@@ -20,5 +20,39 @@ See docs/scaling-out.rst.
 from __future__ import annotations
 
 from .detection import citus_version, is_citus, require_citus
+from .nodes import (
+    MoveProgress,
+    MoveResult,
+    Node,
+    NodeUsage,
+    find_node,
+    list_nodes,
+    move_tenant,
+    node_usage,
+    tenant_nodes,
+)
+from .reference import (
+    ReferenceTablesResult,
+    make_reference_tables,
+    missing_reference_tables,
+    shared_tables_referenced_by_tenants,
+)
 
-__all__ = ["citus_version", "is_citus", "require_citus"]
+__all__ = [
+    "MoveProgress",
+    "MoveResult",
+    "Node",
+    "NodeUsage",
+    "ReferenceTablesResult",
+    "citus_version",
+    "find_node",
+    "is_citus",
+    "list_nodes",
+    "make_reference_tables",
+    "missing_reference_tables",
+    "move_tenant",
+    "node_usage",
+    "require_citus",
+    "shared_tables_referenced_by_tenants",
+    "tenant_nodes",
+]

@@ -1,4 +1,4 @@
-"""``list_tenants``: the tenant registry as a table or as JSON."""
+"""``list_tenants``: the tenant registry as a table or as JSON; on Citus, each tenant's node."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management import CommandParser
 from django.db.models import Prefetch
 
+from ...citus import is_citus, tenant_nodes
 from ...context import public_context
 from ...models import TenantStatus, get_domain_model, get_tenant_model
 from ..base import TenancyCommand, add_database_argument
@@ -18,8 +19,8 @@ HEADINGS = ("SCHEMA", "NAME", "STATUS", "PRIMARY DOMAIN")
 
 class Command(TenancyCommand):
     help = (
-        "List the tenants (schema, name, status, primary domain), ordered by schema name, "
-        "as a table or as JSON."
+        "List the tenants (schema, name, status, primary domain, and on a Citus cluster the "
+        "node holding each), ordered by schema name, as a table or as JSON."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,11 +39,20 @@ class Command(TenancyCommand):
         add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rows = self._rows(options["status"], using=options["database"])
+        using: str = options["database"]
+        rows = self._rows(options["status"], using=using)
+        columns: tuple[str, ...] = COLUMNS
+        headings: tuple[str, ...] = HEADINGS
+        if is_citus(using=using):
+            nodes = tenant_nodes([str(row["schema_name"]) for row in rows], using=using)
+            for row in rows:
+                node = nodes.get(str(row["schema_name"]))
+                row["node"] = node.name if node is not None else None
+            columns, headings = (*COLUMNS, "node"), (*HEADINGS, "NODE")
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2))
         else:
-            self._table(rows)
+            self._table(rows, columns, headings)
 
     def _rows(self, statuses: list[str] | None, *, using: str) -> list[dict[str, str | None]]:
         primary = Prefetch(
@@ -66,12 +76,17 @@ class Command(TenancyCommand):
                 for tenant in tenants.prefetch_related(primary)
             ]
 
-    def _table(self, rows: list[dict[str, str | None]]) -> None:
+    def _table(
+        self,
+        rows: list[dict[str, str | None]],
+        columns: tuple[str, ...],
+        headings: tuple[str, ...],
+    ) -> None:
         if not rows:
             self.stdout.write("No tenants.")
             return
-        cells = [HEADINGS] + [tuple(row[column] or "-" for column in COLUMNS) for row in rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+        cells = [headings] + [tuple(row[column] or "-" for column in columns) for row in rows]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
         for number, line in enumerate(cells):
             text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
             text = text.rstrip()
