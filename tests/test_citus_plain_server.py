@@ -78,10 +78,10 @@ def test_a_primary_key_collision_is_not_reported_as_already_exists(db):
 
 def test_a_taken_schema_or_domain_says_which(db):
     provision_tenant(schema_name="acme", name="Acme", domain="acme.test")
-    with pytest.raises(TenantAlreadyExists, match="^A tenant with schema 'acme' already exists"):
+    with pytest.raises(TenantAlreadyExists, match=r"^A tenant with schema 'acme' already exists"):
         provision_tenant(schema_name="acme", name="Other", domain="other.test")
     with pytest.raises(
-        TenantAlreadyExists, match="^A tenant with domain 'acme.test' already exists"
+        TenantAlreadyExists, match=r"^A tenant with domain 'acme\.test' already exists"
     ):
         provision_tenant(schema_name="other", name="Other", domain="acme.test")
 

@@ -1,4 +1,4 @@
-"""WSGI entry point of the test project (served by gunicorn in tests/test_citus.py)."""
+"""WSGI entry point of the test project (served by gunicorn in the multi-process tests)."""
 
 import os
 
