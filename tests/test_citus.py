@@ -416,3 +416,32 @@ def test_move_to_an_unknown_node_is_refused(app: App, deployment: Deployment) ->
     assert "'127.0.0.1:1' is not a node of this Citus cluster" in refused.stderr
     assert app.cluster.node(app.cluster.worker_ports[0]) in refused.stderr
     assert app.node_of("acme") == before
+
+
+def test_admin_shows_each_tenant_node_and_the_nodes(app: App, deployment: Deployment) -> None:
+    pages = app.python(
+        """
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+        from tenancy_app import public_context
+        with public_context():
+            user, _ = get_user_model().objects.get_or_create(
+                username="root", defaults={"is_staff": True, "is_superuser": True}
+            )
+        client = Client(HTTP_HOST="public.test")
+        client.force_login(user)
+        pages = {}
+        for name, url in (("list", "/admin/tenancy_app/tenant/"),
+                          ("nodes", "/admin/tenancy_app/tenant/nodes/")):
+            response = client.get(url)
+            pages[name] = [response.status_code, response.content.decode()]
+        print(json.dumps(pages))
+        """
+    )
+    status, listing = pages["list"]
+    assert status == 200 and "column-node" in listing and "/tenant/nodes/" in listing
+    assert app.node_of("acme") in listing
+    status, nodes = pages["nodes"]
+    assert status == 200 and 'id="tenancy-nodes"' in nodes
+    for port in app.cluster.worker_ports:
+        assert app.cluster.node(port) in nodes

@@ -10,12 +10,14 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import override_settings
 
-from tenancy_app import provision_tenant
+from tenancy_app import provision_tenant, public_context
 from tenancy_app.citus import (
     is_citus,
     make_reference_tables,
@@ -151,3 +153,21 @@ def test_reference_table_check_is_silent_on_a_plain_server(db):
         out = StringIO()
         call_command("check", databases=["default"], stdout=out, stderr=out)
         assert "tenancy.W141" not in out.getvalue()
+
+
+@pytest.fixture
+def public_admin(db) -> Client:
+    with public_context():
+        operator = get_user_model().objects.create_superuser("root", "root@public.test", "pw")
+    client = Client(HTTP_HOST="public.test")
+    client.force_login(operator)
+    return client
+
+
+def test_admin_has_no_nodes_on_a_plain_server(public_admin, make_tenant):
+    make_tenant("acme")
+    page = public_admin.get("/admin/tenancy_app/tenant/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "acme" in html and "column-node" not in html and "/nodes/" not in html
+    assert public_admin.get("/admin/tenancy_app/tenant/nodes/").status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from typing import Any
@@ -15,12 +16,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..admin_site import PlacementAdminMixin
+from ..citus import is_citus
 from ..context import public_context
 from ..exceptions import TenantError, TenantStatusError
 from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain_model
@@ -28,6 +30,7 @@ from ..provisioning import activate_tenant, delete_tenants, provision_tenant, su
 from . import queries
 from .filters import MigrationStateFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
+from .nodes import nodes_view
 
 MIGRATION_STATE_LABELS = {
     queries.UP_TO_DATE: _("up to date"),
@@ -72,6 +75,33 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         from .changelist import TenantChangeList
 
         return TenantChangeList
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # On a Citus cluster: which node holds each tenant (tenancy_app.admin.nodes).
+        columns = list(super().get_list_display(request))
+        return [*columns, "node"] if is_citus() else columns
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if is_citus():
+            opts = self.opts
+            url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_nodes")
+            extra_context = {**(extra_context or {}), "citus_nodes_url": url}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self) -> list[Any]:
+        opts = self.opts
+        nodes = path(
+            "nodes/",
+            self.admin_site.admin_view(functools.partial(nodes_view, self)),
+            name=f"{opts.app_label}_{opts.model_name}_nodes",
+        )
+        return [nodes, *super().get_urls()]
+
+    @admin.display(description=_("node"))
+    def node(self, obj: Any) -> str:
+        return getattr(obj, "admin_node", None) or self.get_empty_value_display()
 
     @admin.display(description=_("primary domain"), ordering="admin_primary_domain")
     def primary_domain(self, obj: Any) -> str:

@@ -25,11 +25,13 @@ from .nodes import (
     MoveResult,
     Node,
     NodeUsage,
+    Placement,
     find_node,
     list_nodes,
     move_tenant,
     node_usage,
     tenant_nodes,
+    tenant_placements,
 )
 from .reference import (
     ReferenceTablesResult,
@@ -43,6 +45,7 @@ __all__ = [
     "MoveResult",
     "Node",
     "NodeUsage",
+    "Placement",
     "ReferenceTablesResult",
     "citus_version",
     "find_node",
@@ -55,4 +58,5 @@ __all__ = [
     "require_citus",
     "shared_tables_referenced_by_tenants",
     "tenant_nodes",
+    "tenant_placements",
 ]

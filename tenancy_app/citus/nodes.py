@@ -34,11 +34,13 @@ __all__ = [
     "MoveResult",
     "Node",
     "NodeUsage",
+    "Placement",
     "find_node",
     "list_nodes",
     "move_tenant",
     "node_usage",
     "tenant_nodes",
+    "tenant_placements",
 ]
 
 TransferMode = Literal["auto", "force_logical", "block_writes"]
@@ -177,6 +179,56 @@ def tenant_nodes(schema_names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS) 
 
 # Per node: the registered tenants placed there and their shards' sizes, from one
 # citus_shard_sizes() call (one query per worker, whatever the number of tenants).
+@dataclass(frozen=True)
+class Placement:
+    node: Node
+    #: bytes on disk of the tenant's tables, indexes and TOAST on its node
+    size: int
+
+
+_PLACEMENTS = """
+WITH schemas AS (
+    SELECT ns.nspname, s.colocationid
+    FROM pg_catalog.pg_dist_schema s
+    JOIN pg_catalog.pg_namespace ns ON ns.oid = s.schemaid
+    WHERE ns.nspname = ANY(%s)
+),
+shards AS (
+    SELECT schemas.nspname, sh.shardid, pl.groupid
+    FROM schemas
+    JOIN pg_catalog.pg_dist_partition p ON p.colocationid = schemas.colocationid
+    JOIN pg_catalog.pg_dist_shard sh ON sh.logicalrelid = p.logicalrelid
+    JOIN pg_catalog.pg_dist_placement pl ON pl.shardid = sh.shardid
+),
+sizes AS (
+    SELECT shard_id, max(size) AS size FROM pg_catalog.citus_shard_sizes() GROUP BY shard_id
+)
+SELECT shards.nspname, n.nodeid, n.nodename, n.nodeport, n.groupid, n.shouldhaveshards,
+       COALESCE(sum(sizes.size), 0)::bigint
+FROM shards
+JOIN pg_catalog.pg_dist_node n ON n.groupid = shards.groupid AND n.noderole = 'primary'
+LEFT JOIN sizes ON sizes.shard_id = shards.shardid
+GROUP BY 1, 2, 3, 4, 5, 6
+"""
+
+
+def tenant_placements(
+    schema_names: Iterable[str], *, using: str = DEFAULT_DB_ALIAS
+) -> dict[str, Placement]:
+    """The node and the size there of each of ``schema_names`` (distributed, with tables).
+
+    One query (its ``citus_shard_sizes()`` asks each worker once); empty on a plain server.
+    The size is measured on the worker: on the coordinator a distributed table is an
+    empty shell.
+    """
+    names = list(schema_names)
+    if not names or not is_citus(using=using):
+        return {}
+    with public_context(), connections[using].cursor() as cursor:
+        cursor.execute(_PLACEMENTS, [names])
+        return {row[0]: Placement(Node(*row[1:6]), row[6]) for row in cursor.fetchall()}
+
+
 _USAGE = """
 WITH placed AS (
     SELECT ns.nspname, pl.groupid, sh.shardid
