@@ -66,7 +66,7 @@ def _creating(schema_name: str, domain: str | None, using: str) -> Iterator[_Ste
     try:
         yield steps
     except IntegrityError as exc:
-        taken = taken_registry_field(exc, using=using)
+        taken = taken_registry_field(exc, schema_name=schema_name, domain=domain, using=using)
         if taken is not None:
             value = schema_name if taken == "schema_name" else domain
             what = "schema" if taken == "schema_name" else "domain"
@@ -256,7 +256,8 @@ def rename_tenant(
                 with transaction.atomic(using=using):
                     current.save(using=using, update_fields=["schema_name", "updated_at"])
             except IntegrityError as exc:
-                if taken_registry_field(exc, using=using) != "schema_name":
+                taken = taken_registry_field(exc, schema_name=new_schema_name, using=using)
+                if taken != "schema_name":
                     raise
                 raise _taken(new_schema_name) from exc
     tenant.schema_name = new_schema_name

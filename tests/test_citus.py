@@ -445,3 +445,37 @@ def test_admin_shows_each_tenant_node_and_the_nodes(app: App, deployment: Deploy
     assert status == 200 and 'id="tenancy-nodes"' in nodes
     for port in app.cluster.worker_ports:
         assert app.cluster.node(port) in nodes
+
+
+def test_taken_names_are_already_exists_and_nothing_else_is(
+    app: App, deployment: Deployment
+) -> None:
+    # The registry is a reference table (its errors come from a worker without their
+    # diagnostics), the domain table a local Citus table (its errors name a shard).
+    taken_schema = app.manage(
+        "create_tenant", "--schema", "acme", "--name", "A", "--domain", "new.test", "--noinput",
+        ok=False,
+    )  # fmt: skip
+    assert "A tenant with schema 'acme' already exists" in taken_schema.stderr
+    taken_domain = app.manage(
+        "create_tenant", "--schema", "newcomer", "--name", "N", "--domain", "acme.test",
+        "--noinput", ok=False,
+    )  # fmt: skip
+    assert "A tenant with domain 'acme.test' already exists" in taken_domain.stderr
+    # What Citus did before make_reference_tables put the sequence back: the next domain
+    # id collides with a row. That is not "already exists".
+    app.sql(
+        "SELECT setval('public.tenancy_app_domain_id_seq', min(id), false) "
+        "FROM public.tenancy_app_domain"
+    )
+    collision = app.manage(
+        "create_tenant", "--schema", "newcomer", "--name", "N", "--domain", "newcomer.test",
+        "--noinput", ok=False,
+    )  # fmt: skip
+    assert "failed while registering the domain" in collision.stderr
+    assert "tenancy_app_domain_pkey" in collision.stderr
+    assert "already exists." not in collision.stderr.split("DETAIL")[0]
+    app.sql(
+        "SELECT setval('public.tenancy_app_domain_id_seq', max(id)) FROM public.tenancy_app_domain"
+    )
+    assert "newcomer" not in app.distributed_schemas()
