@@ -42,66 +42,19 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-REPO = Path(__file__).resolve().parent.parent
+from _support import (  # bench/ is on sys.path
+    REPO,
+    connect,
+    create_database,
+    database_server,
+    database_url,
+    drop_database,
+)
+
 sys.path.insert(0, str(REPO))
 DATABASE = "bench_provision"
-
-
-def server_settings() -> dict[str, Any]:
-    """HOST/PORT/USER/PASSWORD of DATABASE_URL's server, else of the embedded test server."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        import environ
-
-        return dict(environ.Env.db_url_config(url))
-    from tenancy_app.embedded import embedded_database
-
-    pgdata = os.environ.get("TENANCY_EMBEDDED_PGDATA", str(REPO / ".pgdata" / "tests"))
-    return embedded_database(pgdata, "postgres")
-
-
-def connect_kwargs(server: dict[str, Any], dbname: str) -> dict[str, Any]:
-    return {
-        "host": server.get("HOST") or None,
-        "port": server.get("PORT") or None,
-        "user": server.get("USER") or None,
-        "password": server.get("PASSWORD") or None,
-        "dbname": dbname,
-    }
-
-
-def fresh_database(server: dict[str, Any], database: str = DATABASE) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(**connect_kwargs(server, "postgres"), autocommit=True) as admin:
-        name = sql.Identifier(database)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def drop_database(server: dict[str, Any], database: str = DATABASE) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(**connect_kwargs(server, "postgres"), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-        )
-
-
-def database_url(server: dict[str, Any], database: str = DATABASE) -> str:
-    credentials = quote(server.get("USER") or "", safe="")
-    if server.get("PASSWORD"):
-        credentials += ":" + quote(server["PASSWORD"], safe="")
-    host = server.get("HOST") or ""
-    if host.startswith("/"):
-        return f"postgres://{credentials}@:{server.get('PORT')}/{quote(host, safe='')}/{database}"
-    return f"postgres://{credentials}@{host}:{server.get('PORT')}/{database}"
 
 
 def timed(run: Callable[[int], object], repeat: int, start: int) -> list[float]:
@@ -120,44 +73,47 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
-    server = server_settings()
-    citus = has_citus(server)
-    database = server["NAME"] if citus else DATABASE
-    if not citus:
-        fresh_database(server)
-        os.environ["DATABASE_URL"] = database_url(server)
+    server = database_server(REPO / ".pgdata" / "bench")
+    citus_database = citus_database_of_url()
+    database = citus_database or DATABASE
+    if citus_database is None:
+        create_database(server, DATABASE, fresh=True)
+        os.environ["DATABASE_URL"] = database_url(server, DATABASE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     created: list[str] = []
     try:
-        run_bench(server, database, args.tenants, args.repeat, citus=citus, created=created)
+        run_bench(
+            server, database, args.tenants, args.repeat, citus=bool(citus_database), created=created
+        )
     finally:
         if not args.keep:
             from django.db import connections
 
             connections.close_all()
-            if citus:
+            if citus_database is not None:
                 drop_schemas(server, database, created)
             else:
-                drop_database(server)
+                drop_database(server, DATABASE)
 
 
-def has_citus(server: dict[str, Any]) -> bool:
-    """Whether DATABASE_URL's own database has the citus extension."""
-    import psycopg
+def citus_database_of_url() -> str | None:
+    """DATABASE_URL's own database when it has the citus extension, else None."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return None
+    import environ
 
-    if not os.environ.get("DATABASE_URL"):
-        return False
-    with psycopg.connect(**connect_kwargs(server, server["NAME"])) as conn:
+    name = str(environ.Env.db_url_config(url)["NAME"])
+    with connect(database_server(REPO / ".pgdata" / "bench"), name) as conn:
         row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone()
-    return row is not None
+    return name if row is not None else None
 
 
 def drop_schemas(server: dict[str, Any], database: str, schemas: list[str]) -> None:
     """Drop the schemas and registry rows the bench made (on Citus, in the user's database)."""
-    import psycopg
     from psycopg import sql
 
-    with psycopg.connect(**connect_kwargs(server, database), autocommit=True) as conn:
+    with connect(server, database, autocommit=True) as conn:
         conn.execute(
             "DELETE FROM public.tenancy_app_domain WHERE tenant_id IN (SELECT id FROM "
             "public.tenancy_app_tenant WHERE schema_name = ANY(%s))",
@@ -180,7 +136,6 @@ def run_bench(
     import django
 
     django.setup()
-    import psycopg
     from django.core.management import call_command
     from django.db import connection
     from psycopg import sql
@@ -221,7 +176,7 @@ def run_bench(
         rows = tables_with_rows(template, [t.name for t in catalog.tables])
     statements = build_clone_script(catalog, copy_rows_of=rows)
 
-    plain = psycopg.connect(**connect_kwargs(server, database))
+    plain = connect(server, database)
     statement_texts = [s.as_string(plain) for s in statements]
     insert = (
         "INSERT INTO public.tenancy_app_tenant (schema_name, name, status, created_at, "
@@ -258,14 +213,14 @@ def run_bench(
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
-    tables = len(catalog.tables)
-    spread = [f"{min(t) * 1e3:.0f}-{max(t) * 1e3:.0f} ms" for t in (base, fast)]
     if citus:
         with connection.cursor() as cursor:
             cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'citus'")
             version += f", Citus {cursor.fetchone()[0]} coordinator"
             cursor.execute("SELECT count(*) FROM pg_dist_node WHERE groupid > 0")
             version += f" with {cursor.fetchone()[0]} workers"
+    tables = len(catalog.tables)
+    spread = [f"{min(t) * 1e3:.0f}-{max(t) * 1e3:.0f} ms" for t in (base, fast)]
     print(
         f"PostgreSQL {version}; tenant apps: {', '.join(tenancy_settings.TENANT_APPS)}\n"
         f"one tenant = {tables} tables, {len(catalog.indexes)} indexes, "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError
 from django.http import Http404
 
 
@@ -22,10 +23,6 @@ class InvalidSchemaName(ValidationError):
 
 class TenantNotFound(Http404):
     """The request (host, header or path) names no known tenant."""
-
-
-class TenancyConfigurationError(ImproperlyConfigured):
-    """``settings.TENANCY`` is inconsistent; run ``manage.py check`` for details."""
 
 
 class TenantError(Exception):
@@ -133,3 +130,15 @@ class MoveFailed(TenantError):
             f"Moving tenant {schema_name!r} to {target} failed: {cause}. The tenant stays "
             "on its node and keeps serving."
         )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failure report: the message, with the exception type for errors that
+    are not ours (a tenancy error, a validation or command error says all by itself)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, TenantError | CommandError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return " ".join(message.split())

@@ -18,7 +18,7 @@ from django.db import connections
 from ...citus import make_reference_tables, missing_reference_tables, require_citus
 from ...conf import tenancy_settings
 from ...context import public_context
-from ...exceptions import TenantError
+from ...exceptions import TenantError, describe_error
 from ...migrator import MigrationRun, SchemaResult, migrate_schema
 from ...migrator.lock import exclusive_run
 from ...migrator.planning import GroupPlan
@@ -30,7 +30,6 @@ from ...schemas import schema_exists
 from ..base import (
     TenancyCommand,
     check_schema_name,
-    format_error,
     is_terminal,
     user_errors,
 )
@@ -150,7 +149,7 @@ class Command(TenancyCommand):
         return {"databases": [options["database"]]}
 
     def validate(self, options: dict[str, Any]) -> None:
-        allow = (tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA)
+        allow = tenancy_settings.RESERVED_SCHEMAS
         for name in options["schemas"] or ():
             check_schema_name(name, allow=allow)
         if options["jobs"] is not None and options["jobs"] < 1:
@@ -345,7 +344,7 @@ class Command(TenancyCommand):
                     **migrate_options,
                 )
             except Exception as exc:  # one schema's failure must not stop the others
-                failures.append((schema_name, format_error(exc)))
+                failures.append((schema_name, describe_error(exc)))
                 self.stdout.write(f"{label} ... FAILED")
             else:
                 self.stdout.write(f"{label} ... " + self.style.SUCCESS("ok"))
