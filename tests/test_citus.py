@@ -415,6 +415,25 @@ def test_move_to_an_unknown_node_is_refused(app: App, deployment: Deployment) ->
     assert refused.returncode != 0
     assert "'127.0.0.1:1' is not a node of this Citus cluster" in refused.stderr
     assert app.cluster.node(app.cluster.worker_ports[0]) in refused.stderr
+    other = next(
+        app.cluster.node(port)
+        for port in app.cluster.worker_ports
+        if app.cluster.node(port) != before
+    )
+    inside = app.python(
+        f"""
+        from django.db import transaction
+        from tenancy_app.citus import move_tenant
+        from tenancy_app.exceptions import TenantError
+        from tenancy_app.lookup import tenant_for_schema
+        try:
+            with transaction.atomic():
+                move_tenant(tenant_for_schema("acme"), {other!r})
+        except TenantError as exc:
+            print(json.dumps(str(exc)))
+        """
+    )
+    assert "cannot run inside a transaction" in inside
     assert app.node_of("acme") == before
 
 

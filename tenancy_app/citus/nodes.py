@@ -24,7 +24,7 @@ from psycopg import sql
 
 from ..conf import tenancy_settings
 from ..context import public_context
-from ..exceptions import MoveFailed, SchemaNotDistributed, UnknownNode
+from ..exceptions import MoveFailed, SchemaNotDistributed, TenantError, UnknownNode
 from ..models import TenantBase, get_tenant_model
 from ..names import validate_schema_name
 from .detection import is_citus, require_citus
@@ -333,6 +333,13 @@ def move_tenant(
         )
     if source.node_id == target.node_id:
         return MoveResult(schema_name, source, target, moved=False, seconds=0.0)
+    if connections[using].in_atomic_block:
+        # The move runs on a connection of its own and would wait for this transaction's
+        # locks on the tenant's tables; it commits on its own anyway.
+        raise TenantError(
+            f"move_tenant cannot run inside a transaction: moving {schema_name!r} commits on "
+            "its own. Call it outside transaction.atomic()."
+        )
     began = time.monotonic()
     _run_move(schema_name, target, mode, progress, interval, using)
     return MoveResult(schema_name, source, target, True, time.monotonic() - began)
