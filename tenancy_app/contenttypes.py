@@ -43,9 +43,16 @@ class SchemaKeyedCache(OrderedDict[tuple[str, str], dict[Any, Any]]):
 
 
 def install() -> None:
-    """Give ``ContentType.objects`` a per-schema cache (done in ``TenancyConfig.ready``)."""
+    """Give ``ContentType.objects`` a per-schema cache (done in ``TenancyConfig.ready``).
+
+    ``ContentType.objects`` is a copy of the manager declared on the model, made again
+    whenever the app registry's caches are cleared (``override_settings(INSTALLED_APPS=...)``
+    in a test does it); the declared manager gets the same cache, so every copy shares it.
+    """
     from django.contrib.contenttypes.models import ContentType
 
-    manager: Any = ContentType.objects
-    if not isinstance(manager._cache, SchemaKeyedCache):
-        manager._cache = SchemaKeyedCache()
+    current: Any = ContentType.objects
+    cache = current._cache if isinstance(current._cache, SchemaKeyedCache) else SchemaKeyedCache()
+    for manager in (current, *ContentType._meta.local_managers):
+        if not isinstance(getattr(manager, "_cache", None), SchemaKeyedCache):
+            manager._cache = cache
