@@ -43,16 +43,15 @@ class SchemaKeyedCache(OrderedDict[tuple[str, str], dict[Any, Any]]):
 
 
 def install() -> None:
-    """Give ``ContentType.objects`` a per-schema cache (done in ``TenancyConfig.ready``).
-
-    ``ContentType.objects`` is a copy of the manager declared on the model, made again
-    whenever the app registry's caches are cleared (``override_settings(INSTALLED_APPS=...)``
-    in a test does it); the declared manager gets the same cache, so every copy shares it.
-    """
+    """Give ``ContentType.objects`` a per-schema cache (done in ``TenancyConfig.ready``)."""
     from django.contrib.contenttypes.models import ContentType
 
-    current: Any = ContentType.objects
-    cache = current._cache if isinstance(current._cache, SchemaKeyedCache) else SchemaKeyedCache()
-    for manager in (current, *ContentType._meta.local_managers):
-        if not isinstance(getattr(manager, "_cache", None), SchemaKeyedCache):
-            manager._cache = cache
+    manager: Any = ContentType.objects
+    if isinstance(manager._cache, SchemaKeyedCache):
+        return
+    cache = SchemaKeyedCache()
+    # ContentType.objects is a copy of the model's own manager, made again whenever the
+    # app registry's caches are cleared (a model registered late, e.g. by importing the
+    # models of an app that is not installed): the copies share the source's cache.
+    for source in (*ContentType._meta.local_managers, manager):
+        source._cache = cache
