@@ -139,6 +139,31 @@ class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
 
 
+class NotOnCitus(TenantError):
+    """The operation needs a Citus coordinator and the database is a plain PostgreSQL server."""
+
+
+class UnknownNode(TenantError):
+    """The node named (``host:port``) is not a node of the Citus cluster that takes tenants."""
+
+
+class SchemaNotDistributed(TenantError):
+    """The tenant's schema is not a Citus distributed schema, so it has no node to move from."""
+
+
+class MoveFailed(TenantError):
+    """Citus refused or aborted moving a tenant; the tenant stays where it was."""
+
+    def __init__(self, schema_name: str, target: str, cause: BaseException) -> None:
+        self.schema_name = schema_name
+        self.target = target
+        self.cause = cause
+        super().__init__(
+            f"Moving tenant {schema_name!r} to {target} failed: {cause}. The tenant stays "
+            "on its node and keeps serving."
+        )
+
+
 def describe_error(exc: BaseException) -> str:
     """One line for a failure report: the message, with the exception type for errors that
     are not ours (a tenancy error, a validation or command error says all by itself)."""

@@ -1,9 +1,9 @@
 """System checks for tenancy_app; every id is documented in docs/checks.rst.
 
 Importing this package registers the checks (``TenancyConfig.ready()`` does). Only
-tenancy.W162 needs the database (``check --database``; migrate and migrate_schemas run
-it); the others read settings, import dotted paths and look at the app registry, so
-``manage.py check`` runs them without a connection.
+tenancy.W141 and W162 need the database (``check --database``; migrate and
+migrate_schemas run them); the others read settings, import dotted paths and look at the
+app registry, so ``manage.py check`` runs them without a connection.
 
     installation  tenancy.E001-E003, E027, W001, E170  engine and its base, router, middleware,
                   admin
@@ -12,10 +12,12 @@ it); the others read settings, import dotted paths and look at the app registry,
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
     types         tenancy.E161-E165, W161-W162  TENANT_TYPES and the registered tenants' types
     integrations  tenancy.E101                  settings of the optional integrations
+    citus         tenancy.W141                  on Citus, shared tables tenant tables reference
 """
 
 from __future__ import annotations
 
+from .citus import check_reference_tables
 from .installation import (
     check_admin_site,
     check_base_backend,
@@ -67,6 +69,7 @@ __all__ = [
     "check_limits",
     "check_lookup_cache_alias",
     "check_middleware",
+    "check_reference_tables",
     "check_registry_models",
     "check_resolvers",
     "check_router",

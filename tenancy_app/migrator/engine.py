@@ -143,8 +143,14 @@ class MigrationRun:
         verbosity: int = 1,
         stdout: IO[str] | Any = None,
         on_result: OnResult = _ignore,
+        before_tenants: Callable[[], None] | None = None,
     ) -> list[SchemaResult]:
-        """Migrate every schema that is behind; return every schema's result, in order."""
+        """Migrate every schema that is behind; return every schema's result, in order.
+
+        ``before_tenants`` runs after the public schema and before the first other schema
+        with work (on Citus: making shared tables reference tables); if it raises, the
+        schemas with work are not migrated and their results say why.
+        """
         position = self._position()
         by_name: dict[str, SchemaResult] = {}
 
@@ -158,21 +164,28 @@ class MigrationRun:
 
         public = tenancy_settings.PUBLIC_SCHEMA
         templates = template_schemas()
-        public_failed = False
+        blocked: str | None = None
         if public in position:
             result = self._settled(public, check=False) or self._migrate_public(
                 fake, verbosity, stdout
             )
-            public_failed = result.outcome is Outcome.FAILED
+            if result.outcome is Outcome.FAILED:
+                blocked = _PUBLIC_FAILED
             done(public, result)
         work: list[SchemaJob] = []
         for name in self.schemas:
             if name == public:
                 continue
             settled = self._settled(name, check=False)
+            if settled is None and blocked is None and before_tenants is not None:
+                try:
+                    before_tenants()
+                except Exception as exc:  # reported in each waiting schema's result
+                    blocked = f"Not migrated: {describe_error(exc)}"
+                before_tenants = None
             if settled is not None:
                 done(name, settled)
-            elif public_failed:
+            elif blocked is not None:
                 # Tenant tables may refer to shared ones: never migrate a tenant against
                 # a shared schema that is not where its migrations expect it.
                 now = timezone.now()
@@ -183,7 +196,7 @@ class MigrationRun:
                         Outcome.FAILED,
                         now,
                         now,
-                        error=_PUBLIC_FAILED,
+                        error=blocked,
                         pending=len(self.group_of[name].plan),
                     ),
                 )
