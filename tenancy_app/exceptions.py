@@ -20,6 +20,20 @@ class InvalidSchemaName(ValidationError):
         )
 
 
+class InvalidHostName(ValidationError):
+    """A domain no request can carry, or that the project keeps for itself; raised before
+    any SQL is sent."""
+
+    def __init__(self, name: object, reason: str) -> None:
+        self.host_name = name
+        self.reason = reason
+        super().__init__(
+            f"Invalid host name {name!r}: {reason}. Enter a host name such as "
+            "acme.example.com: letters, digits, hyphens and dots, without scheme, port or path.",
+            code="invalid_host",
+        )
+
+
 class TenantNotFound(Http404):
     """The request (host, header or path) names no known tenant."""
 

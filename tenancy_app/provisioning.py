@@ -33,7 +33,7 @@ from .models import (
     TenantStatus,
     get_domain_model,
     get_tenant_model,
-    validate_host_name,
+    normalize_domain,
     validate_tenant_schema_name,
 )
 from .schemas import create_schema, drop_schema, rename_schema, schema_exists
@@ -99,10 +99,10 @@ def _activate(steps: _Steps, tenant: TenantBase, using: str) -> None:
     tenant.save(using=using, update_fields=["status", "updated_at"])
 
 
-def _validate(schema_name: str, domain: str | None) -> None:
+def _validate(schema_name: str, domain: str | None) -> str | None:
+    """Check both names before any SQL; return the domain in its normal form."""
     validate_tenant_schema_name(schema_name)
-    if domain is not None:
-        validate_host_name(domain)
+    return None if domain is None else normalize_domain(domain)
 
 
 def provision_tenant(
@@ -130,7 +130,7 @@ def provision_tenant(
         method = "template" if tenancy_settings.PROVISION_FROM_TEMPLATE else "migrate"
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
-    _validate(schema_name, domain)
+    domain = _validate(schema_name, domain)
     with (
         _creating(schema_name, domain) as steps,
         public_context(),
@@ -174,7 +174,7 @@ def clone_tenant(
     :func:`provision_tenant` raises, and
     :class:`~tenancy_app.exceptions.SchemaNotFound` when the source has no schema.
     """
-    _validate(schema_name, domain)
+    domain = _validate(schema_name, domain)
     source_schema = source.schema_name
     validate_tenant_schema_name(source_schema)
     with (

@@ -12,7 +12,7 @@ from ..context import public_context
 from ..models import (
     get_domain_model,
     get_tenant_model,
-    validate_host_name,
+    normalize_domain,
     validate_tenant_schema_name,
 )
 from ..schemas import schema_exists
@@ -34,9 +34,12 @@ class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
     domain = forms.CharField(
         label=_("primary domain"),
         max_length=253,
-        validators=[validate_host_name],
         help_text=_("Host name the tenant is served at, e.g. acme.example.com."),
     )
+
+    def clean_domain(self) -> str:
+        """The domain model's normal form (lower case, IDNA), or its reason to refuse."""
+        return normalize_domain(self.cleaned_data["domain"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()

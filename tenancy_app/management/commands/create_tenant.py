@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, CommandParser
 
-from ...models import validate_host_name
+from ...models import normalize_domain
 from ...provisioning import provision_tenant
 from ..base import (
     TenancyCommand,
@@ -70,7 +70,7 @@ class Command(TenancyCommand):
         if options["schema_name"] is not None:
             check_schema_name(options["schema_name"])
         if options["domain"] is not None:
-            validate_host_name(options["domain"])
+            options["domain"] = normalize_domain(options["domain"])
         if options["name"] is not None:
             _check_name(options["name"])
 
@@ -86,9 +86,10 @@ class Command(TenancyCommand):
                 options["domain"],
                 "--domain",
                 "Primary domain (e.g. acme.example.com): ",
-                validate_host_name,
+                normalize_domain,
                 interactive,
             )
+            domain = normalize_domain(domain)
 
         if options["verbosity"] >= 1:
             self.stdout.write(f"Creating tenant {schema_name!r} ...")
