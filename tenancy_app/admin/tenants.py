@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -15,17 +16,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..admin_site import PlacementAdminMixin
 from ..context import public_context
-from ..exceptions import TenantError
-from ..lookup import clear_lookup_cache
-from ..models import SchemaMigrationResult, TenantStatus, get_domain_model
-from ..provisioning import delete_tenant, provision_tenant
+from ..exceptions import TenantError, TenantStatusError
+from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain_model
+from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
 from . import queries
 from .filters import MigrationStateFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
@@ -284,36 +283,25 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
 
     @admin.action(description=_("Suspend selected tenants"), permissions=["change"])
     def suspend_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._set_status(request, queryset, TenantStatus.SUSPENDED, from_statuses=None)
+        self._set_status(request, queryset, suspend_tenant, TenantStatus.SUSPENDED)
 
     @admin.action(description=_("Activate selected suspended tenants"), permissions=["change"])
     def activate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._set_status(
-            request, queryset, TenantStatus.ACTIVE, from_statuses=[TenantStatus.SUSPENDED]
-        )
+        self._set_status(request, queryset, activate_tenant, TenantStatus.ACTIVE)
 
     def _set_status(
         self,
         request: HttpRequest,
         queryset: QuerySet[Any],
+        change: Callable[[TenantBase], bool],
         status: TenantStatus,
-        from_statuses: list[TenantStatus] | None,
     ) -> None:
-        candidates = queryset.exclude(status=status)
-        if from_statuses is not None:
-            for tenant in candidates.exclude(status__in=from_statuses).order_by("schema_name"):
-                self.message_user(
-                    request,
-                    _("%(tenant)s is %(status)s, not suspended: left as it is.")
-                    % {"tenant": tenant, "status": tenant.get_status_display()},
-                    messages.WARNING,
-                )
-            candidates = candidates.filter(status__in=from_statuses)
-        changed = self.model._default_manager.filter(pk__in=candidates.values("pk")).update(
-            status=status, updated_at=timezone.now()
-        )
-        # update() sends no signals: forget the cached lookups of every process.
-        clear_lookup_cache()
+        changed = 0
+        for tenant in queryset.order_by("schema_name"):
+            try:
+                changed += change(tenant)
+            except TenantStatusError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
         self.message_user(
             request,
             ngettext(
@@ -321,7 +309,7 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
                 "%(count)d tenants are now %(status)s.",
                 changed,
             )
-            % {"count": changed, "status": TenantStatus(status).label},
+            % {"count": changed, "status": status.label},
             messages.SUCCESS,
         )
 
@@ -361,8 +349,8 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         if request.method == "POST" and request.POST.get("post") == "yes":
             drop = request.POST.get("drop_schema") == "on"
             self.log_deletions(request, tenants)  # type: ignore[arg-type]
+            delete_tenants(tenants, drop=drop)
             for tenant in tenants:
-                delete_tenant(tenant, drop=drop)
                 self.message_user(
                     request,
                     (
