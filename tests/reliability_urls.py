@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import connection
+import contextlib
+
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -56,9 +58,13 @@ async def async_add_note(request: HttpRequest) -> JsonResponse | HttpResponseNot
 
 
 def sleep(request: HttpRequest) -> JsonResponse:
-    """Runs ``pg_sleep(?seconds)``: for statement timeouts and cancels."""
+    """Runs ``pg_sleep(?seconds)``, in a transaction with ``?atomic=1``: for statement
+    timeouts and cancels."""
     seconds = float(request.GET.get("seconds", "1"))
-    with connection.cursor() as cursor:
+    atomic = transaction.atomic() if request.GET.get("atomic") else contextlib.nullcontext()
+    with atomic, connection.cursor() as cursor:
+        if request.GET.get("atomic"):
+            Note.objects.count()  # the transaction's first statement carries the search_path
         cursor.execute("SELECT pg_catalog.pg_sleep(%s)", [seconds])
     return JsonResponse({"tenant": _tenant(request), "slept": seconds})
 

@@ -3,7 +3,10 @@
 The test project plus the ``slowmig`` tenant app (a deploy's slow migration) and the
 views of ``tests.reliability_urls``. The environment picks what a run varies:
 ``DATABASE_URL`` (a database of the suite's own), ``RELIABILITY_POOL`` (Django's psycopg
-pool, its maximum size) and ``RELIABILITY_SCOPE`` (``TENANCY["SEARCH_PATH_SCOPE"]``).
+pool, its maximum size), ``RELIABILITY_SCOPE`` (``TENANCY["SEARCH_PATH_SCOPE"]``),
+``RELIABILITY_MAX_SCHEMAS`` (``MAX_SCHEMAS_PER_CONNECTION``), ``RELIABILITY_CONN_MAX_AGE``,
+``RELIABILITY_STATEMENT_TIMEOUT`` (milliseconds) and ``RELIABILITY_APP`` (the
+``application_name`` its connections show in ``pg_stat_activity``).
 """
 
 import os
@@ -20,6 +23,17 @@ if os.environ.get("RELIABILITY_MAX_SCHEMAS"):
     TENANCY["MAX_SCHEMAS_PER_CONNECTION"] = int(os.environ["RELIABILITY_MAX_SCHEMAS"])
 INSTALLED_APPS = list(dict.fromkeys(TENANCY["SHARED_APPS"] + TENANCY["TENANT_APPS"]))
 ROOT_URLCONF = "tests.reliability_urls"
+
+_database = DATABASES["default"]
+_options = _database.setdefault("OPTIONS", {})
+_options["application_name"] = os.environ.get("RELIABILITY_APP", "reliability")
+if os.environ.get("RELIABILITY_STATEMENT_TIMEOUT"):
+    _options["options"] = f"-c statement_timeout={int(os.environ['RELIABILITY_STATEMENT_TIMEOUT'])}"
+if os.environ.get("RELIABILITY_CONN_MAX_AGE"):
+    _database["CONN_MAX_AGE"] = int(os.environ["RELIABILITY_CONN_MAX_AGE"])
+    _database["CONN_HEALTH_CHECKS"] = True
+if os.environ.get("RELIABILITY_SCOPE") == "transaction":
+    _database["DISABLE_SERVER_SIDE_CURSORS"] = True  # behind PgBouncer (tenancy.W006)
 
 if os.environ.get("RELIABILITY_POOL"):
     size = int(os.environ["RELIABILITY_POOL"])

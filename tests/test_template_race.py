@@ -33,9 +33,8 @@ for i in range({TENANTS}):
 _RESET = """
 from django.core.management import call_command
 from tenancy_app.models import get_tenant_model
-from tenancy_app.provisioning import delete_tenant
-for tenant in get_tenant_model().objects.filter(schema_name__startswith="sg"):
-    delete_tenant(tenant)
+from tenancy_app.provisioning import delete_tenants
+delete_tenants(get_tenant_model().objects.filter(schema_name__startswith="sg"))
 call_command("migrate_schemas", "slowmig", "0001", verbosity=0)
 """
 
