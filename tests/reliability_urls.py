@@ -23,6 +23,16 @@ def _server_schema() -> str:
         return str(cursor.fetchone()[0])
 
 
+def _server_session() -> str:
+    """Which server session answered: its pid and start time (pids are reused)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid || '@' || backend_start FROM pg_catalog.pg_stat_activity "
+            "WHERE pid = pg_catalog.pg_backend_pid()"
+        )
+        return str(cursor.fetchone()[0])
+
+
 def notes(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
@@ -30,6 +40,7 @@ def notes(request: HttpRequest) -> JsonResponse:
             "schema": get_current_schema(),
             "server_schema": _server_schema(),
             "titles": list(Note.objects.values_list("title", flat=True)),
+            "session": _server_session() if request.GET.get("session") else None,
         }
     )
 

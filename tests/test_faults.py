@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
+import collections
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,14 +28,19 @@ import pytest
 from psycopg import sql
 
 from tests.reliability import (
+    Http,
     Project,
+    Traffic,
     advisory_locks,
     backends,
+    gunicorn,
     ok,
+    private_server,
     scratch_project,
     seed,
     wait_for,
 )
+from tests.servers import pg15_available, pg15_server
 
 pytestmark = pytest.mark.heavy
 
@@ -247,3 +255,112 @@ def test_migrate_schemas_killed_mid_run_over_50_tenants(tmp_path: Path) -> None:
         assert "none failed" in rerun.stdout
         assert {_migrated_0002(project, s) for s in schemas} == {(True, True)}
         assert advisory_locks(project) == []
+
+
+# PostgreSQL restarted under traffic ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgresql_restart_under_traffic(tmp_path: Path, mode: str) -> None:
+    """gunicorn (2 workers x 4 threads, persistent connections with health checks) serves
+    20 tenants while the server restarts (``immediate``: as after a crash, with
+    recovery). Requests may fail while it is down; none is answered from another tenant,
+    no acknowledged write is lost, and every request sent once it is back succeeds."""
+    with private_server() as server, scratch_project("restart", server=server.params) as project:
+        tenants = seed(project, 20)
+        log = tmp_path / "gunicorn.log"
+        with gunicorn(project, log, RELIABILITY_CONN_MAX_AGE="60") as port:
+            traffic = Traffic(port, tenants, threads=6)
+            stop = threading.Event()
+            runner = threading.Thread(target=traffic.run, kwargs={"until": stop})
+            runner.start()
+            try:
+                wait_for(lambda: len(traffic.results) >= 300, "traffic before the restart")
+                server.restart(mode)
+                back = time.monotonic()
+                wait_for(
+                    lambda: sum(r.started > back for r in traffic.results) >= 300,
+                    "traffic after the restart",
+                )
+            finally:
+                stop.set()
+                runner.join()
+        report = traffic.check(project)
+    after = [r for r in traffic.results if r.started > back]
+    failed_after = collections.Counter(r.status for r in after if r.status != 200)
+    assert report["wrong"] == []
+    assert report["lost"] == [] and report["misplaced"] == [] and report["twice"] == []
+    assert failed_after == {}, (failed_after, log.read_text()[-3000:])
+    assert report["errors"] > 0 or mode == "fast"  # the restart was felt
+
+
+# Statement timeouts and cancels -----------------------------------------------------------
+
+SERVERS = ["pg18", "pg15"]
+
+
+@contextmanager
+def _server(kind: str) -> Iterator[dict[str, Any] | None]:
+    if kind == "pg18":
+        yield None  # the suite's own server
+        return
+    if not pg15_available():
+        pytest.skip("Debian's PostgreSQL 15 is not installed")
+    with pg15_server() as params:
+        yield params
+
+
+@pytest.mark.parametrize(
+    ("kind", "scope"), [("pg18", "session"), ("pg18", "transaction"), ("pg15", "session")]
+)
+def test_statement_timeouts_and_cancels_mid_request(tmp_path: Path, kind: str, scope: str) -> None:
+    """One gunicorn thread, so one connection serves every request in turn. A statement
+    that times out or is cancelled fails its request (500); the requests after it, for
+    its tenant and for others, run in their own schemas. PostgreSQL 15 does not report
+    search_path changes, so there the backend's own record is what is tested."""
+    app = f"web-{kind}-{scope}"
+    with _server(kind) as params, scratch_project(f"timeouts_{kind}", server=params) as project:
+        tenants = seed(project, 3)
+        env = {
+            "RELIABILITY_CONN_MAX_AGE": "60",
+            "RELIABILITY_STATEMENT_TIMEOUT": "1000",
+            "RELIABILITY_SCOPE": scope,
+            "RELIABILITY_APP": app,
+        }
+        with gunicorn(project, tmp_path / "gunicorn.log", workers=1, threads=1, **env) as port:
+            http = Http(port)
+
+            def read(tenant: str) -> None:
+                status, body = http.request("GET", "/notes/", f"{tenant}.test")
+                assert status == 200, (tenant, status)
+                assert Traffic._wrong(tenant, body, write=False) is None, body
+
+            def sleeping_in(tenant: str, seconds: float, atomic: bool) -> int:
+                path = f"/sleep/?seconds={seconds}" + ("&atomic=1" if atomic else "")
+                return http.request("GET", path, f"{tenant}.test")[0]
+
+            first, second, third = tenants
+            for atomic in (False, True):
+                read(first)
+                assert sleeping_in(second, 3, atomic) == 500  # statement_timeout (1 s)
+                for tenant in (first, second, third, second, first):
+                    read(tenant)
+
+                read(first)
+                cancelled: list[int] = []
+                sleeper = threading.Thread(
+                    target=lambda out, a: out.append(sleeping_in(second, 0.9, a)),
+                    args=(cancelled, atomic),
+                )
+                sleeper.start()
+                wait_for(_running(project, app, "pg_sleep"), "the request's statement")
+                project.rows(
+                    "SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity "
+                    "WHERE application_name = %s AND query LIKE %s",
+                    [app, "%pg_sleep%"],
+                )
+                sleeper.join()
+                assert cancelled == [500]
+                for tenant in (first, second, third, second, first):
+                    read(tenant)
+            http.close()
