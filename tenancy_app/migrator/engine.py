@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from ..conf import tenancy_settings
 from ..context import schema_context
+from ..exceptions import describe_error
 from .applied import SchemaState, read_applied
-from .errors import describe_error
 from .loader import MigrationSet, Target
 from .lock import template_lock
 from .planning import GroupPlan, plan_group, plan_groups
