@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from .contenttypes import declared_and_current_managers
 from .context import get_current_schema
 
 MAX_ENTRIES = 10_000
@@ -64,5 +65,7 @@ def install() -> None:
 
     if not isinstance(models.SITE_CACHE, SchemaKeyedSiteCache):
         models.SITE_CACHE = SchemaKeyedSiteCache()
-    manager: Any = models.Site.objects
-    manager.clear_cache = _clear_cache
+    # On the manager the class declares too: the copies Django makes of it when the app
+    # registry is reset keep its attributes (see tenancy_app.contenttypes.install).
+    for manager in declared_and_current_managers(models.Site):
+        manager.clear_cache = _clear_cache

@@ -59,3 +59,19 @@ def test_saving_a_site_and_clear_cache_drop_the_cached_entries(make_tenant):
         Site.objects.clear_cache()
         assert Site.objects.get_current().name == "By update"
     assert isinstance(sites_models.SITE_CACHE, SchemaKeyedSiteCache)  # emptied, not replaced
+
+
+def test_the_caches_stay_per_schema_after_the_app_registry_is_reset(make_tenant):
+    """``override_settings(INSTALLED_APPS=...)`` (and anything else that resets the app
+    registry) makes Django hand out fresh copies of every manager: they must still use
+    the per-schema caches."""
+    from django.conf import settings
+    from django.contrib.contenttypes.models import ContentType
+
+    from tenancy_app.contenttypes import SchemaKeyedCache
+
+    with override_settings(INSTALLED_APPS=list(settings.INSTALLED_APPS)):
+        pass
+    assert isinstance(ContentType.objects._cache, SchemaKeyedCache)
+    Site.objects.clear_cache()
+    assert isinstance(sites_models.SITE_CACHE, SchemaKeyedSiteCache)
