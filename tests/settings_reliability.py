@@ -4,7 +4,8 @@ The test project plus the ``slowmig`` tenant app (a deploy's slow migration) and
 views of ``tests.reliability_urls``. The environment picks what a run varies:
 ``DATABASE_URL`` (a database of the suite's own), ``RELIABILITY_POOL`` (Django's psycopg
 pool, its maximum size), ``RELIABILITY_SCOPE`` (``TENANCY["SEARCH_PATH_SCOPE"]``),
-``RELIABILITY_MAX_SCHEMAS`` (``MAX_SCHEMAS_PER_CONNECTION``), ``RELIABILITY_CONN_MAX_AGE``,
+``RELIABILITY_MAX_SCHEMAS`` (``MAX_SCHEMAS_PER_CONNECTION``),
+``RELIABILITY_REGISTRY_MAX_AGE``, ``RELIABILITY_CONN_MAX_AGE``,
 ``RELIABILITY_STATEMENT_TIMEOUT`` (milliseconds) and ``RELIABILITY_APP`` (the
 ``application_name`` its connections show in ``pg_stat_activity``).
 """
@@ -19,6 +20,8 @@ TENANCY = {
     "TENANT_APPS": [*TENANCY["TENANT_APPS"], "tests.slowmig"],
     "SEARCH_PATH_SCOPE": os.environ.get("RELIABILITY_SCOPE", "session"),
 }
+if os.environ.get("RELIABILITY_REGISTRY_MAX_AGE"):
+    TENANCY["REGISTRY_MAX_AGE"] = float(os.environ["RELIABILITY_REGISTRY_MAX_AGE"])
 if os.environ.get("RELIABILITY_MAX_SCHEMAS"):
     TENANCY["MAX_SCHEMAS_PER_CONNECTION"] = int(os.environ["RELIABILITY_MAX_SCHEMAS"])
 INSTALLED_APPS = list(dict.fromkeys(TENANCY["SHARED_APPS"] + TENANCY["TENANT_APPS"]))
