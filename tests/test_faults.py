@@ -40,7 +40,7 @@ from tests.reliability import (
     seed,
     wait_for,
 )
-from tests.servers import pg15_available, pg15_server
+from tests.servers import pg15_server, require_pg15
 
 pytestmark = pytest.mark.heavy
 
@@ -304,8 +304,7 @@ def _server(kind: str) -> Iterator[dict[str, Any] | None]:
     if kind == "pg18":
         yield None  # the suite's own server
         return
-    if not pg15_available():
-        pytest.skip("Debian's PostgreSQL 15 is not installed")
+    require_pg15()  # installs Debian's postgresql-15 where it is missing (CI)
     with pg15_server() as params:
         yield params
 
