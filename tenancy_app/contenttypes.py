@@ -43,21 +43,15 @@ class SchemaKeyedCache(OrderedDict[tuple[str, str], dict[Any, Any]]):
 
 
 def install() -> None:
-    """Give ``ContentType.objects`` a per-schema cache (done in ``TenancyConfig.ready``).
-
-    Set on the manager the model class declares as well as on the one in use: Django
-    hands out shallow copies of the declared one whenever the app registry is reset
-    (``override_settings(INSTALLED_APPS=...)``), and those copies share its cache.
-    """
+    """Give ``ContentType.objects`` a per-schema cache (done in ``TenancyConfig.ready``)."""
     from django.contrib.contenttypes.models import ContentType
 
+    manager: Any = ContentType.objects
+    if isinstance(manager._cache, SchemaKeyedCache):
+        return
     cache = SchemaKeyedCache()
-    for manager in declared_and_current_managers(ContentType):
-        if not isinstance(manager._cache, SchemaKeyedCache):
-            manager._cache = cache
-
-
-def declared_and_current_managers(model: Any) -> list[Any]:
-    """The model's ``objects`` manager as declared on the class, and the copy in use."""
-    declared = [m for m in model._meta.local_managers if m.name == "objects"]
-    return [*declared, model.objects]
+    # ContentType.objects is a copy of the model's own manager, made again whenever the
+    # app registry's caches are cleared (a model registered late, e.g. by importing the
+    # models of an app that is not installed): the copies share the source's cache.
+    for source in (*ContentType._meta.local_managers, manager):
+        source._cache = cache

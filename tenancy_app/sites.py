@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from .contenttypes import declared_and_current_managers
 from .context import get_current_schema
 
 MAX_ENTRIES = 10_000
@@ -65,7 +64,8 @@ def install() -> None:
 
     if not isinstance(models.SITE_CACHE, SchemaKeyedSiteCache):
         models.SITE_CACHE = SchemaKeyedSiteCache()
-    # On the manager the class declares too: the copies Django makes of it when the app
-    # registry is reset keep its attributes (see tenancy_app.contenttypes.install).
-    for manager in declared_and_current_managers(models.Site):
+    # On the manager the class declares too: Site.objects is a copy of it, made again
+    # whenever the app registry's caches are cleared, and copies keep its attributes.
+    managers: tuple[Any, ...] = (*models.Site._meta.local_managers, models.Site.objects)
+    for manager in managers:
         manager.clear_cache = _clear_cache

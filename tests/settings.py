@@ -39,6 +39,7 @@ TENANCY: dict[str, Any] = {
         "django.contrib.sessions",
         "django.contrib.messages",
         "tenancy_app.apps.TenancyAdminConfig",
+        "tests.scoped",
     ],
     "TENANT_APPS": [
         "django.contrib.contenttypes",
@@ -49,6 +50,7 @@ TENANCY: dict[str, Any] = {
         "django.contrib.sites",
         "tests.notes",
         "tests.inventory",
+        "tests.scoped",
     ],
     "PUBLIC_DOMAINS": ["public.test", "testserver"],
     "PUBLIC_URLCONF": "tests.urls_public",

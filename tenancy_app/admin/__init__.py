@@ -13,7 +13,7 @@ from django.contrib import admin
 from ..admin_site import PlacementAdminMixin
 from ..models import get_domain_model, get_tenant_model
 from .domains import DomainAdmin
-from .filters import MigrationStateFilter
+from .filters import MigrationStateFilter, TenantTypeFilter
 from .tenants import DomainInline, TenantAdmin
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MigrationStateFilter",
     "PlacementAdminMixin",
     "TenantAdmin",
+    "TenantTypeFilter",
 ]
 
 admin.site.register(get_tenant_model(), TenantAdmin)

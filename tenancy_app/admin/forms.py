@@ -27,6 +27,11 @@ class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text=_("Host name the tenant is served at, e.g. acme.example.com."),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "type" in self.fields:  # with tenant types: every tenant has one
+            self.fields["type"].required = True
+
     def clean_domain(self) -> str:
         """The domain model's normal form (lower case, IDNA), or its reason to refuse."""
         return normalize_domain(self.cleaned_data["domain"])

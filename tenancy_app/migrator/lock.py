@@ -20,7 +20,6 @@ from contextlib import contextmanager
 import psycopg
 from django.db import connections
 
-from ..conf import tenancy_settings
 from ..exceptions import MigrationRunInProgress
 
 LOCK_NAME = "tenancy_app.migrate_schemas"
@@ -51,24 +50,26 @@ def exclusive_run(
             conn.execute(_UNLOCK, [LOCK_NAME])
 
 
-def _template_lock_name() -> str:
-    return f"tenancy_app template {tenancy_settings.TEMPLATE_SCHEMA}"
+def _template_lock_name(template: str) -> str:
+    return f"tenancy_app template {template}"
 
 
-def lock_template_in_transaction(using: str) -> None:
-    """Take the template lock until the current transaction of ``using`` ends."""
+def lock_template_in_transaction(using: str, template: str) -> None:
+    """Take the lock of the template schema ``template`` until the current transaction of
+    ``using`` ends."""
     connection = connections[using]
     assert connection.in_atomic_block, "the template lock is held to the transaction's end"
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0))",
-            [_template_lock_name()],
+            [_template_lock_name(template)],
         )
 
 
 @contextmanager
-def template_lock(using: str) -> Iterator[None]:
-    """Hold the template lock for the block (the engine, migrating the template).
+def template_lock(using: str, template: str) -> Iterator[None]:
+    """Hold the lock of the template schema ``template`` for the block (the engine,
+    migrating it).
 
     Held on a connection of its own, so that the migration's own transactions and
     connection recycling cannot release it early; inside a caller's transaction (a test,
@@ -76,13 +77,13 @@ def template_lock(using: str) -> Iterator[None]:
     it (provisioning in the same transaction) and would otherwise wait for itself.
     """
     if connections[using].in_atomic_block:
-        lock_template_in_transaction(using)
+        lock_template_in_transaction(using, template)
         yield
         return
     params = connections[using].get_connection_params()
     with psycopg.connect(**params, autocommit=True) as conn:
-        conn.execute(_LOCK, [_template_lock_name()])
+        conn.execute(_LOCK, [_template_lock_name(template)])
         try:
             yield
         finally:
-            conn.execute(_UNLOCK, [_template_lock_name()])
+            conn.execute(_UNLOCK, [_template_lock_name(template)])
