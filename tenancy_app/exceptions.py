@@ -74,13 +74,18 @@ class TenantUnavailable(TenantError):
     404 then, else 503.
     """
 
-    def __init__(self, schema_name: str, reason: str, *, gone: bool) -> None:
+    def __init__(self, schema_name: str, reason: str, gone: bool = False) -> None:
         self.schema_name = schema_name
         self.reason = reason
         self.gone = gone
-        super().__init__(
-            f"The schema {schema_name!r} cannot be used now: {reason}. Nothing ran in it "
-            "(nor in any other schema in its place)."
+        # args are the constructor's, so that pickle (and Celery's result backends)
+        # rebuild it in another process.
+        super().__init__(schema_name, reason, gone)
+
+    def __str__(self) -> str:
+        return (
+            f"The schema {self.schema_name!r} cannot be used now: {self.reason}. Nothing ran "
+            "in it (nor in any other schema in its place)."
         )
 
 
@@ -158,3 +163,12 @@ def describe_error(exc: BaseException) -> str:
     else:
         message = f"{type(exc).__name__}: {exc}"
     return " ".join(message.split())
+
+
+class TaskRefused(TenantUnavailable):
+    """A Celery task was not run: as it started, its tenant was unknown, gone, another
+    tenant under the same schema name, or not active. It never runs in public instead.
+
+    Like every TenantUnavailable it pickles, so Celery's result backends rebuild it in the
+    process that waits for the result.
+    """

@@ -151,6 +151,7 @@ CASES: list[tuple[str, Check, dict[str, Any]]] = [
     ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["example.com:8000"])),
     ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["bücher.example"])),
     ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["*.example.com"])),
+    ("tenancy.E101", checks.check_task_unavailable_tenant, tenancy(TASK_UNAVAILABLE_TENANT="drop")),
     ("tenancy.E020", checks.check_auth_content_types,
      tenancy(TENANT_APPS=without(TENANT, "django.contrib.contenttypes"))),
     ("tenancy.E021", checks.check_shared_relations,

@@ -11,6 +11,7 @@ it); the others read settings, import dotted paths and look at the app registry,
     values        tenancy.E011-E019, E024-E026, E190, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
     types         tenancy.E161-E165, W161-W162  TENANT_TYPES and the registered tenants' types
+    integrations  tenancy.E101                  settings of the optional integrations
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .installation import (
     check_middleware,
     check_router,
 )
+from .integrations import check_task_unavailable_tenant
 from .isolation import (
     check_admin,
     check_auth_content_types,
@@ -75,6 +77,7 @@ __all__ = [
     "check_session_cookie_domain",
     "check_sessions",
     "check_shared_relations",
+    "check_task_unavailable_tenant",
     "check_tenancy_app_shared",
     "check_tenant_types",
     "check_tenants_types_configured",
