@@ -45,7 +45,14 @@ __all__ = [
 
 @cache
 def _query(name: str) -> str:
-    return resources.files("tenancy_app").joinpath("sql", f"{name}.sql").read_text()
+    """The query of ``sql/<name>.sql`` without its comment lines.
+
+    The comments document the file and are never sent: client-side binding fills in
+    placeholders wherever they are, so a value with a newline could end a comment that
+    held one. (The files name their parameters in words, and have no trailing comments.)
+    """
+    text = resources.files("tenancy_app").joinpath("sql", f"{name}.sql").read_text()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
 @dataclass(frozen=True, slots=True)

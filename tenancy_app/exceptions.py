@@ -21,6 +21,20 @@ class InvalidSchemaName(ValidationError):
         )
 
 
+class InvalidHostName(ValidationError):
+    """A domain no request can carry, or that the project keeps for itself; raised before
+    any SQL is sent."""
+
+    def __init__(self, name: object, reason: str) -> None:
+        self.host_name = name
+        self.reason = reason
+        super().__init__(
+            f"Invalid host name {name!r}: {reason}. Enter a host name such as "
+            "acme.example.com: letters, digits, hyphens and dots, without scheme, port or path.",
+            code="invalid_host",
+        )
+
+
 class UnknownTenantType(ValidationError):
     """A tenant type that ``TENANCY["TENANT_TYPES"]`` does not configure (or any type when
     it configures none); raised before any SQL."""

@@ -36,7 +36,7 @@ from .models import (
     TenantStatus,
     get_domain_model,
     get_tenant_model,
-    validate_host_name,
+    normalize_domain,
     validate_tenant_schema_name,
 )
 from .schemas import create_schema, drop_schema, rename_schema, schema_exists
@@ -117,10 +117,10 @@ def _tenant_type(tenant_type: str | None, fields: dict[str, Any]) -> str:
     return validate_tenant_type(tenant_type if tenant_type is not None else given)
 
 
-def _validate(schema_name: str, domain: str | None) -> None:
+def _validate(schema_name: str, domain: str | None) -> str | None:
+    """Check both names before any SQL; return the domain in its normal form."""
     validate_tenant_schema_name(schema_name)
-    if domain is not None:
-        validate_host_name(domain)
+    return None if domain is None else normalize_domain(domain)
 
 
 def provision_tenant(
@@ -153,7 +153,7 @@ def provision_tenant(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
     tenant_type = _tenant_type(tenant_type, fields)
-    _validate(schema_name, domain)
+    domain = _validate(schema_name, domain)
     with (
         _creating(schema_name, domain, using) as steps,
         public_context(),
@@ -204,7 +204,7 @@ def clone_tenant(
             f"A copy of {source} has its type {source.type!r}, not {fields['type']!r}."
         )
     fields = {**fields, "type": validate_tenant_type(source.type)}
-    _validate(schema_name, domain)
+    domain = _validate(schema_name, domain)
     source_schema = source.schema_name
     validate_tenant_schema_name(source_schema)
     with (

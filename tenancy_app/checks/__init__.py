@@ -8,7 +8,7 @@ app registry, so ``manage.py check`` runs them without a connection.
     installation  tenancy.E001-E003, E027, W001, E170  engine and its base, router, middleware,
                   admin
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
-    values        tenancy.E011-E019, E024-E026, W003, W006  the values in settings.TENANCY
+    values        tenancy.E011-E019, E024-E026, E190, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
     types         tenancy.E161-E165, W161-W162  TENANT_TYPES and the registered tenants' types
     integrations  tenancy.E101                  settings of the optional integrations
@@ -49,6 +49,7 @@ from .types import (
 from .values import (
     check_limits,
     check_lookup_cache_alias,
+    check_public_domains,
     check_resolvers,
     check_schema_names,
     check_search_path_scope,
@@ -69,6 +70,7 @@ __all__ = [
     "check_limits",
     "check_lookup_cache_alias",
     "check_middleware",
+    "check_public_domains",
     "check_reference_tables",
     "check_registry_models",
     "check_resolvers",
