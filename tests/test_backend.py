@@ -668,3 +668,14 @@ def test_a_percent_sign_in_the_search_path_with_parameters(make_wrapper: MakeWra
         cursor.execute("SELECT count(*) FROM t WHERE x > %s", [0])
         assert cursor.fetchone()[0] == ROWS["b"]
         assert server_search_path(db) == 'b, public, "odd%s_100%"'
+
+
+@transaction_scope
+def test_a_statement_ending_in_a_comment_is_still_committed(make_wrapper: MakeWrapper) -> None:
+    """BEGIN; SET LOCAL; the statement; COMMIT travel as one message: the COMMIT must not
+    end up inside the statement's trailing -- comment."""
+    db = make_wrapper()
+    with schema_context("a"), db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM t -- a comment to the end of the line")
+        assert cursor.fetchone()[0] == ROWS["a"]
+        assert db.connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
