@@ -109,6 +109,9 @@ class TenancySettings:
     MAX_SCHEMAS_PER_CONNECTION = Setting(
         None, _optional_int, "Schemas a connection may visit before it is recycled."
     )
+    UNMANAGED_SCHEMAS = Setting(
+        [], _strings, "Schemas that are no tenant's, which check_tenants does not report."
+    )
     SEARCH_PATH_SCOPE = Setting(
         "session", str, "'session' (default) or 'transaction' (PgBouncer transaction pooling)."
     )

@@ -3,6 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, reverse
 
 from tenancy_app import get_current_schema
+from tenancy_app.views import TenantsHealthView
 from tests.notes.models import Note
 
 
@@ -26,4 +27,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notes/", notes, name="notes"),
     path("async-notes/", async_notes, name="async-notes"),
+    # Mounted here too, to show that it refuses to answer inside a tenant.
+    path("ops/tenants/health/", TenantsHealthView.as_view()),
 ]
