@@ -13,6 +13,7 @@ from .context import (
 )
 
 __all__ = [
+    "across_tenants",
     "delete_tenant",
     "get_current_schema",
     "get_current_tenant",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "across_tenants": "across",
     "provision_tenant": "provisioning",
     "delete_tenant": "provisioning",
     "get_tenant_model": "models",
