@@ -60,11 +60,13 @@ T = TypeVar("T")
 _PLACEHOLDER = '"tenancy_app:schema"'
 _aliases = itertools.count()
 
+# Relation names are unique in a schema whatever their kind: a schema has them all when
+# it has as many relations of those names.
 _REACHABLE = """
-    SELECT s.name FROM unnest(%s::text[]) AS s(name)
-     WHERE (SELECT count(*) FROM pg_catalog.pg_class c
-              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = s.name AND c.relname = ANY(%s::text[])) = %s
+    SELECT n.nspname FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relname = ANY(%s::text[]) AND n.nspname = ANY(%s::text[])
+     GROUP BY n.nspname HAVING count(*) = %s
 """
 
 
@@ -171,25 +173,22 @@ def _compiling(using: str) -> Iterator[tuple[str, _StandIn]]:
 
 
 class _Text:
-    """Compiled SQL with the placeholder schema; composes one tenant's branch."""
+    """Compiled SQL with the placeholder schema; renders one tenant's branch.
 
-    _OPEN = sql.SQL(" AS tenancy_position, q.* FROM (")
-    _CLOSE = sql.SQL(") AS q")
+    The schema goes in as the text ``sql.Identifier`` renders for it (the same as
+    composing with ``sql.SQL``, without building a ``Composed`` per tenant, which took
+    more time than the statement's planning at 1,000 tenants).
+    """
 
     def __init__(self, text: str, params: Iterable[Any]) -> None:
-        self.parts = [sql.SQL(part) for part in text.split(_PLACEHOLDER)]
+        self.parts = text.split(_PLACEHOLDER)
         self.params = list(params)
 
-    def branch(self, position: int, schema: str) -> sql.Composed:
-        """``SELECT <position> AS tenancy_position, q.* FROM (<the query in schema>) AS q``."""
-        pieces: list[sql.Composable] = [sql.SQL("SELECT "), sql.Literal(position), self._OPEN]
-        identifier = sql.Identifier(schema)
-        for number, part in enumerate(self.parts):
-            if number:
-                pieces.append(identifier)
-            pieces.append(part)
-        pieces.append(self._CLOSE)
-        return sql.Composed(pieces)
+    def branch(self, position: int, identifier: str) -> str:
+        """``SELECT <position> AS tenancy_position, q.* FROM (<the query>) AS q``, the
+        query's tables in the schema ``identifier`` (rendered by ``sql.Identifier``)."""
+        query = identifier.join(self.parts)
+        return f"SELECT {position:d} AS tenancy_position, q.* FROM ({query}) AS q"  # noqa: S608
 
 
 def _serving(query: Query, compiler: SQLCompiler) -> Query:
@@ -319,7 +318,7 @@ class AcrossTenants(Generic[T]):
             self.skipped = []
             return list(self.tenants)
         with public_context(), connections[self.using].cursor() as cursor:
-            cursor.execute(_REACHABLE, [names, sorted(tables), len(tables)])
+            cursor.execute(_REACHABLE, [sorted(tables), names, len(tables)])
             found = {row[0] for row in cursor.fetchall()}
         self.skipped = [tenant for tenant in self.tenants if tenant.schema_name not in found]
         return [tenant for tenant in self.tenants if tenant.schema_name in found]
@@ -328,11 +327,11 @@ class AcrossTenants(Generic[T]):
         """Chunks of ``(position, *columns)`` rows, one UNION ALL statement per batch."""
         connection = connections[self.using]
         connection.ensure_connection()
-        union = sql.SQL(" UNION ALL ")
+        raw = connection.connection
+        identifiers = [sql.Identifier(tenant.schema_name).as_string(raw) for tenant in tenants]
         for start in range(0, len(tenants), self.batch_size):
             batch = range(start, min(start + self.batch_size, len(tenants)))
-            statement = union.join(text.branch(i, tenants[i].schema_name) for i in batch)
-            rendered = statement.as_string(connection.connection)
+            rendered = " UNION ALL ".join(text.branch(i, identifiers[i]) for i in batch)
             # The public context is entered around each statement, never across a yield:
             # a context entered in a generator would stay active in the caller's code.
             cursor = connection.chunked_cursor() if chunked else connection.cursor()
