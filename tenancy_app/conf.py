@@ -112,6 +112,9 @@ class TenancySettings:
     UNMANAGED_SCHEMAS = Setting(
         [], _strings, "Schemas that are no tenant's, which check_tenants does not report."
     )
+    AUDIT_RETENTION_DAYS = Setting(
+        None, _optional_int, "Days the audit trail keeps its entries (None: for ever)."
+    )
     SEARCH_PATH_SCOPE = Setting(
         "session", str, "'session' (default) or 'transaction' (PgBouncer transaction pooling)."
     )

@@ -36,6 +36,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from . import audit
 from .conf import tenancy_settings
 from .context import public_context
 from .exceptions import TenantError
@@ -257,6 +258,12 @@ def mark_missing_as_failed(report: HealthReport, *, using: str = DEFAULT_DB_ALIA
         model._default_manager.using(using).filter(pk__in=[t.pk for t in tenants]).update(
             status=TenantStatus.FAILED, updated_at=timezone.now()
         )
+        audit.record(
+            audit.Action.MARK_FAILED,
+            tenants,
+            {"reason": "the schema does not exist"},
+            using=using,
+        )
     clear_lookup_cache()
     return sorted(tenant.schema_name for tenant in tenants)
 
@@ -274,4 +281,5 @@ def drop_orphan_schema(name: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
             raise TenantError(f"The schema {name!r} belongs to a registered tenant: not dropped.")
         if name not in _existing_schemas(using):
             raise TenantError(f"There is no schema {name!r} (or an extension owns it).")
-        drop_schema(name, using=using)
+        with audit.operation(audit.Action.DROP_ORPHAN, name, using=using):
+            drop_schema(name, using=using)

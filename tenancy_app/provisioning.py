@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.utils import timezone
 
+from .audit import Action, audited
 from .cloning import build_clone_script, read_catalog, render_clone_script, run_clone_script
 from .conf import tenancy_settings
 from .context import public_context
@@ -26,6 +28,7 @@ from .exceptions import (
     SchemaAlreadyExists,
     SchemaNotFound,
     TenantAlreadyExists,
+    TenantError,
 )
 from .migrator import migrate_schema
 from .models import (
@@ -105,6 +108,7 @@ def _validate(schema_name: str, domain: str | None) -> None:
         validate_host_name(domain)
 
 
+@audited(Action.PROVISION, parameters=("name", "domain", "method"))
 def provision_tenant(
     *,
     schema_name: str,
@@ -158,6 +162,7 @@ def provision_tenant(
     return tenant
 
 
+@audited(Action.CLONE, parameters=("source", "name", "domain"))
 def clone_tenant(
     source: TenantBase,
     *,
@@ -208,6 +213,7 @@ def clone_tenant(
     return tenant
 
 
+@audited(Action.RENAME, tenant="tenant", parameters=("new_schema_name",))
 def rename_tenant(
     tenant: TenantBase, new_schema_name: str, *, using: str = DEFAULT_DB_ALIAS
 ) -> TenantBase:
@@ -243,6 +249,7 @@ def rename_tenant(
     return tenant
 
 
+@audited(Action.DELETE, tenant="tenant", parameters=("drop",))
 def delete_tenant(tenant: TenantBase, *, drop: bool = True, using: str = DEFAULT_DB_ALIAS) -> None:
     """Delete the tenant's registry rows and, unless ``drop=False``, its schema (CASCADE)."""
     with public_context(), transaction.atomic(using=using):
@@ -250,3 +257,25 @@ def delete_tenant(tenant: TenantBase, *, drop: bool = True, using: str = DEFAULT
         tenant.delete(using=using)
         if drop and schema_name != tenancy_settings.PUBLIC_SCHEMA:
             drop_schema(schema_name, using=using, missing_ok=True)
+
+
+def _set_status(tenant: TenantBase, status: str, using: str) -> TenantBase:
+    with public_context():
+        tenant.status = status
+        tenant.updated_at = timezone.now()
+        tenant.save(using=using, update_fields=["status", "updated_at"])
+    return tenant
+
+
+@audited(Action.SUSPEND, tenant="tenant")
+def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> TenantBase:
+    """Stop serving ``tenant`` (status *suspended*); its schema and rows stay."""
+    return _set_status(tenant, TenantStatus.SUSPENDED, using)
+
+
+@audited(Action.ACTIVATE, tenant="tenant")
+def activate_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> TenantBase:
+    """Serve a suspended ``tenant`` again; :class:`TenantError` for any other status."""
+    if tenant.status != TenantStatus.SUSPENDED:
+        raise TenantError(f"{tenant} is {tenant.status}, not suspended: left as it is.")
+    return _set_status(tenant, TenantStatus.ACTIVE, using)

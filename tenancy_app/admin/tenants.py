@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -23,10 +22,10 @@ from django.utils.translation import ngettext
 from ..admin_site import PlacementAdminMixin
 from ..context import public_context
 from ..exceptions import TenantError
-from ..lookup import clear_lookup_cache
 from ..models import SchemaMigrationResult, TenantStatus, get_domain_model
-from ..provisioning import delete_tenant, provision_tenant
+from ..provisioning import activate_tenant, delete_tenant, provision_tenant, suspend_tenant
 from . import queries
+from .audit import AuditedAdminMixin
 from .filters import MigrationStateFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
 
@@ -45,7 +44,7 @@ class DomainInline(PlacementAdminMixin, admin.TabularInline):  # type: ignore[ty
     extra = 0
 
 
-class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """The registry of tenants; reachable only where the registry is placed (public)."""
 
     list_display = [
@@ -309,11 +308,11 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
                     messages.WARNING,
                 )
             candidates = candidates.filter(status__in=from_statuses)
-        changed = self.model._default_manager.filter(pk__in=candidates.values("pk")).update(
-            status=status, updated_at=timezone.now()
-        )
-        # update() sends no signals: forget the cached lookups of every process.
-        clear_lookup_cache()
+        change = suspend_tenant if status == TenantStatus.SUSPENDED else activate_tenant
+        changed = 0
+        for tenant in candidates.order_by("schema_name"):
+            change(tenant)  # saved: the lookups of every process forget the old status
+            changed += 1
         self.message_user(
             request,
             ngettext(

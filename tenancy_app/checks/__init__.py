@@ -8,6 +8,7 @@ registry, so ``manage.py check`` runs them without a connection.
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
     values        tenancy.E011-E019, E024-E025, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
+    operations    tenancy.E121  the audit trail's retention
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .isolation import (
     check_sessions,
     check_shared_relations,
 )
+from .operations import check_audit_retention
 from .placement import (
     check_app_lists,
     check_apps_placed,
@@ -42,6 +44,7 @@ __all__ = [
     "check_admin",
     "check_app_lists",
     "check_apps_placed",
+    "check_audit_retention",
     "check_auth_content_types",
     "check_caches",
     "check_database_engines",

@@ -20,6 +20,7 @@ from django.core.management.sql import emit_pre_migrate_signal
 from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
+from ..audit import record_migrations
 from ..conf import tenancy_settings
 from ..context import schema_context
 from .applied import SchemaState, read_applied
@@ -167,7 +168,9 @@ class MigrationRun:
                 workers=workers,
                 on_result=lambda job, result: done(job.schema_name, result),
             )
-        return [by_name[name] for name in self.schemas]
+        results = [by_name[name] for name in self.schemas]
+        record_migrations(results, using=self.using, fake=fake)
+        return results
 
     def _migrate_public(self, fake: bool, verbosity: int, stdout: Any) -> SchemaResult:
         from . import migrate_schema  # the package's public function: Django's migrate
