@@ -106,6 +106,11 @@ class TenancySettings:
     LOOKUP_CACHE_ALIAS = Setting(
         None, _optional_string, "A shared cache through which registry changes reach every process."
     )
+    REGISTRY_MAX_AGE = Setting(
+        5.0,
+        float,
+        "Seconds a process acts on what it read from the registry before it reads it again.",
+    )
     MAX_SCHEMAS_PER_CONNECTION = Setting(
         None, _optional_int, "Schemas a connection may visit before it is recycled."
     )

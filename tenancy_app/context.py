@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .conf import tenancy_settings
+from .leases import Lease, lease_for
 from .names import validate_schema_name
 
 if TYPE_CHECKING:
@@ -36,13 +37,17 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class _Active:
+class ActiveSchema:
+    """One activation: the schema, its tenant if any, the search_path it wants, its lease."""
+
     schema_name: str
     tenant: TenantBase | None
     search_path: tuple[str, ...]
+    #: this process's permission to use the schema (see tenancy_app.leases); None for public
+    lease: Lease | None
 
 
-_active: ContextVar[_Active | None] = ContextVar("tenancy_active", default=None)
+_active: ContextVar[ActiveSchema | None] = ContextVar("tenancy_active", default=None)
 
 
 def _public_search_path() -> tuple[str, ...]:
@@ -65,9 +70,13 @@ class Activation:
     schema active across its awaits.
     """
 
-    def __init__(self, active: _Active) -> None:
+    def __init__(self, active: ActiveSchema) -> None:
         self._active = active
-        self._tokens: list[Token[_Active | None]] = []
+        self._tokens: list[Token[ActiveSchema | None]] = []
+
+    @property
+    def lease(self) -> Lease | None:
+        return self._active.lease
 
     def __enter__(self) -> TenantBase | None:
         self._tokens.append(_active.set(self._active))
@@ -115,7 +124,12 @@ def tenant_context(tenant: TenantBase) -> Activation:
     """Run a block or function in ``tenant``'s schema, with ``get_current_tenant()`` set."""
     schema_name = validate_schema_name(tenant.schema_name)
     return Activation(
-        _Active(schema_name, tenant, _search_path_for(schema_name, include_public=True))
+        ActiveSchema(
+            schema_name,
+            tenant,
+            _search_path_for(schema_name, include_public=True),
+            lease_for(schema_name, tenant),
+        )
     )
 
 
@@ -125,17 +139,23 @@ def schema_context(schema_name: str, *, include_public: bool = True) -> Activati
     ``include_public=False`` leaves the shared schema off the search_path, so that
     nothing of the shared schema can be reached by an unqualified name.
     """
-    if schema_name not in (tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA):
+    public = tenancy_settings.PUBLIC_SCHEMA
+    if schema_name not in (public, tenancy_settings.TEMPLATE_SCHEMA):
         validate_schema_name(schema_name)
     return Activation(
-        _Active(schema_name, None, _search_path_for(schema_name, include_public=include_public))
+        ActiveSchema(
+            schema_name,
+            None,
+            _search_path_for(schema_name, include_public=include_public),
+            None if schema_name == public else lease_for(schema_name),
+        )
     )
 
 
 def public_context() -> Activation:
     """Run a block or function in the shared (public) schema."""
     public = tenancy_settings.PUBLIC_SCHEMA
-    return Activation(_Active(public, None, _public_search_path()))
+    return Activation(ActiveSchema(public, None, _public_search_path(), None))
 
 
 def get_current_tenant() -> TenantBase | None:
@@ -148,6 +168,11 @@ def get_current_schema() -> str:
     """The schema statements run in now: the active one, else the public schema."""
     active = _active.get()
     return active.schema_name if active is not None else tenancy_settings.PUBLIC_SCHEMA
+
+
+def get_active_schema() -> ActiveSchema | None:
+    """What the current context activated (``None``: nothing, the public schema)."""
+    return _active.get()
 
 
 def get_search_path() -> tuple[str, ...]:

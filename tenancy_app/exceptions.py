@@ -32,6 +32,29 @@ class TenantError(Exception):
     """Base class of failures of tenant operations (provisioning, deletion, commands)."""
 
 
+class TenantUnavailable(TenantError):
+    """The active schema may not be used now: raised before any statement runs in it.
+
+    The registry changed since this process looked the tenant up (deleted, renamed,
+    suspended, being deleted or renamed), or the schema does not exist. ``gone`` is true
+    when the tenant (or schema) no longer exists under this name: the middleware answers
+    404 then, else 503.
+    """
+
+    def __init__(self, schema_name: str, reason: str, *, gone: bool) -> None:
+        self.schema_name = schema_name
+        self.reason = reason
+        self.gone = gone
+        super().__init__(
+            f"The schema {schema_name!r} cannot be used now: {reason}. Nothing ran in it "
+            "(nor in any other schema in its place)."
+        )
+
+
+class TenantStatusError(TenantError):
+    """The tenant's status does not allow this change (e.g. activating a failed tenant)."""
+
+
 class TenantAlreadyExists(TenantError):
     """A tenant with this schema name or domain already exists."""
 

@@ -1,9 +1,15 @@
-"""Tenant lookups for the resolvers, cached in-process.
+"""Tenant lookups for the resolvers, cached in-process for a bounded time.
 
 The cache is a bounded LRU keyed by what the resolver saw (host name or schema name),
 including misses, so a flood of unknown hosts costs one query per host, not per request.
-It is cleared whenever a Tenant or Domain row is saved or deleted (and again when that
-transaction commits). ``QuerySet.update()`` sends no signals: call
+An entry is kept at most ``TENANCY["REGISTRY_MAX_AGE"]`` seconds, so a change made by
+another process (a tenant deleted, renamed or suspended, a domain moved) is seen within
+that bound. The query that loads a tenant also grants its lease
+(:mod:`tenancy_app.leases`), so serving it needs no verification of its own; an entry
+whose lease was revoked or refused is loaded again.
+
+The cache is cleared whenever a Tenant or Domain row is saved or deleted in this process
+(and again when that transaction commits). ``QuerySet.update()`` sends no signals: call
 :func:`clear_lookup_cache` after bulk changes.
 
 With ``TENANCY["LOOKUP_CACHE_ALIAS"]`` naming a cache of ``CACHES`` that all processes
@@ -15,9 +21,10 @@ it (one cache get per request) and drops the local entries when it has moved.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, NamedTuple
 
 from django.core.cache import BaseCache, caches
 from django.db import transaction
@@ -26,10 +33,25 @@ from django.db.models.signals import post_delete, post_save
 
 from .conf import tenancy_settings
 from .context import public_context
+from .leases import Lease, lease_for, lookup_annotations, settle_lookup
 from .models import TenantBase, get_domain_model, get_tenant_model
 
-_MISS = object()
 GENERATION_KEY = "tenancy_app:lookup-generation"
+
+
+class _Entry(NamedTuple):
+    tenant: TenantBase | None
+    expires: float
+    lease: Lease | None
+
+    def is_fresh(self, now: float) -> bool:
+        if self.expires <= now:
+            return False
+        lease, tenant = self.lease, self.tenant
+        if lease is None or tenant is None:
+            return True
+        using = tenant._state.db or "default"
+        return lease.is_valid(using, now) or lease.recent_refusal(using, now) is not None
 
 
 def _detached(tenant: TenantBase | None) -> TenantBase | None:
@@ -53,7 +75,7 @@ def _shared_cache() -> BaseCache | None:
 
 class TenantLookupCache:
     def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[str, str], TenantBase | None] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._clears = 0  # local generation: a load that spans a clear is not stored
         self._shared_generation: object = None
@@ -62,16 +84,20 @@ class TenantLookupCache:
         self, key: tuple[str, str], load: Callable[[], TenantBase | None]
     ) -> TenantBase | None:
         self._follow_shared_generation()
+        now = time.monotonic()
         with self._lock:
-            found = self._entries.get(key, _MISS)
-            if found is not _MISS:
+            found = self._entries.get(key)
+            if found is not None and found.is_fresh(now):
                 self._entries.move_to_end(key)
-                return _detached(cast("TenantBase | None", found))
+                return _detached(found.tenant)
             clears = self._clears
         tenant = load()
+        lease = lease_for(tenant.schema_name, tenant) if tenant is not None else None
+        entry = _Entry(tenant, now + tenancy_settings.REGISTRY_MAX_AGE, lease)
         with self._lock:
             if clears == self._clears:
-                self._entries[key] = tenant
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
                 while len(self._entries) > max(tenancy_settings.LOOKUP_CACHE_SIZE, 0):
                     self._entries.popitem(last=False)
         return _detached(tenant)
@@ -118,14 +144,19 @@ def tenant_for_domain(host: str) -> TenantBase | None:
     """The tenant whose Domain row is ``host`` (lower-case, no port), or ``None``."""
 
     def load() -> TenantBase | None:
+        sent_at = time.monotonic()
         with public_context():
             domain = (
                 get_domain_model()
                 ._default_manager.select_related("tenant")
+                .annotate(**lookup_annotations("tenant__schema_name"))
                 .filter(domain=host)
                 .first()
             )
-        return domain.tenant if domain is not None else None
+        if domain is None:
+            return None
+        settle_lookup(domain.tenant, domain, sent_at)
+        return domain.tenant
 
     return lookup_cache.get_or_load(("domain", host), load)
 
@@ -134,8 +165,17 @@ def tenant_for_schema(schema_name: str) -> TenantBase | None:
     """The tenant whose schema is ``schema_name`` (already validated), or ``None``."""
 
     def load() -> TenantBase | None:
+        sent_at = time.monotonic()
         with public_context():
-            return get_tenant_model()._default_manager.filter(schema_name=schema_name).first()
+            tenant = (
+                get_tenant_model()
+                ._default_manager.annotate(**lookup_annotations("schema_name"))
+                .filter(schema_name=schema_name)
+                .first()
+            )
+        if tenant is not None:
+            settle_lookup(tenant, tenant, sent_at)
+        return tenant
 
     return lookup_cache.get_or_load(("schema", schema_name), load)
 

@@ -15,7 +15,7 @@ from django.utils.module_loading import import_string
 
 from .conf import tenancy_settings
 from .context import Activation, public_context, tenant_context
-from .exceptions import TenantNotFound
+from .exceptions import TenantNotFound, TenantUnavailable
 from .resolvers import BaseResolver, Resolution
 from .resolvers.base import request_host
 
@@ -44,6 +44,11 @@ class TenantMiddleware:
     """Runs each request inside its tenant's context (sync and async capable).
 
     Subclasses may override :meth:`resolve`, :meth:`not_found` and :meth:`unavailable`.
+
+    A tenant whose lease is refused (deleted, renamed, suspended or being changed by
+    another process since this one looked it up, see :mod:`tenancy_app.leases`) is
+    answered like an unknown one (404) or an unavailable one (503), whether the refusal
+    comes at resolution or from a statement of the view (:meth:`process_exception`).
     """
 
     sync_capable = True
@@ -113,12 +118,37 @@ class TenantMiddleware:
         tenant = resolution.tenant
         if not tenant.is_active:
             return self.unavailable(request, tenant)
+        activation = tenant_context(tenant)
+        lease = activation.lease
+        refusal = lease.recent_refusal(tenant._state.db or "default") if lease else None
+        if refusal is not None:
+            return self.refused(request, tenant, refusal)
         request.tenant = tenant  # type: ignore[attr-defined]
         if tenancy_settings.TENANT_URLCONF:
             request.urlconf = tenancy_settings.TENANT_URLCONF
         if resolution.path_prefix:
-            return _under_path_prefix(request, resolution.path_prefix, tenant_context(tenant))
-        return tenant_context(tenant)
+            return _under_path_prefix(request, resolution.path_prefix, activation)
+        return activation
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        """A view's statement refused because the request's tenant changed meanwhile."""
+        tenant = getattr(request, "tenant", None)
+        if (
+            isinstance(exception, TenantUnavailable)
+            and tenant is not None
+            and exception.schema_name == tenant.schema_name
+        ):
+            return self.refused(request, tenant, exception)
+        return None
+
+    def refused(
+        self, request: HttpRequest, tenant: Any, refusal: TenantUnavailable
+    ) -> HttpResponseBase:
+        if refusal.gone:
+            return self.not_found(request, TenantNotFound("No tenant is served at this host."))
+        return self.unavailable(request, tenant)
 
     def not_found(self, request: HttpRequest, exception: TenantNotFound) -> HttpResponseBase:
         view: Callable[..., HttpResponseBase] = import_string(tenancy_settings.NOT_FOUND_VIEW)

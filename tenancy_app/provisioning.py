@@ -11,14 +11,13 @@ the schema are rolled back together and :class:`ProvisioningError` names the ste
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
-from django.utils import timezone
 
-from .audit import Action, audited
+from .audit import Action, audited, operation
 from .cloning import build_clone_script, read_catalog, render_clone_script, run_clone_script
 from .conf import tenancy_settings
 from .context import public_context
@@ -28,8 +27,9 @@ from .exceptions import (
     SchemaAlreadyExists,
     SchemaNotFound,
     TenantAlreadyExists,
-    TenantError,
+    TenantStatusError,
 )
+from .leases import fence
 from .migrator import migrate_schema
 from .models import (
     TenantBase,
@@ -43,6 +43,7 @@ from .schemas import create_schema, drop_schema, rename_schema, schema_exists
 from .template_schema import template_clone_script
 
 Method = Literal["template", "migrate"]
+OnWait = Callable[[float], None]
 METHODS: tuple[Method, ...] = ("template", "migrate")
 
 
@@ -215,7 +216,11 @@ def clone_tenant(
 
 @audited(Action.RENAME, tenant="tenant", parameters=("new_schema_name",))
 def rename_tenant(
-    tenant: TenantBase, new_schema_name: str, *, using: str = DEFAULT_DB_ALIAS
+    tenant: TenantBase,
+    new_schema_name: str,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    on_wait: OnWait | None = None,
 ) -> TenantBase:
     """Rename ``tenant``'s schema (``ALTER SCHEMA ... RENAME``) and its registry row together.
 
@@ -223,59 +228,152 @@ def rename_tenant(
     :class:`~tenancy_app.exceptions.TenantAlreadyExists` (another tenant has the name),
     :class:`~tenancy_app.exceptions.SchemaAlreadyExists` (a schema has it) or
     :class:`~tenancy_app.exceptions.SchemaNotFound` (the tenant has no schema); nothing
-    changes then. Connections find the tenant's tables under the new name at once.
+    changes then.
+
+    The old name is fenced first (:func:`tenancy_app.leases.fence`): every process stops
+    using it, and the rename waits ``TENANCY["REGISTRY_MAX_AGE"]`` seconds until none may
+    still act on what it knew, so that no process can reach another schema (nor the
+    shared one) under the old name. The tenant is unavailable (503) for that long;
+    ``on_wait`` is called with the seconds about to be waited.
     """
     validate_tenant_schema_name(new_schema_name)
     model = get_tenant_model()
-    with public_context(), transaction.atomic(using=using):
-        current = model._default_manager.using(using).select_for_update().get(pk=tenant.pk)
-        old = current.schema_name
-        taken = model._default_manager.using(using).filter(schema_name=new_schema_name)
-        if taken.exists():
-            raise TenantAlreadyExists(
-                f"A tenant with schema {new_schema_name!r} already exists; choose another name."
-            )
-        rename_schema(old, new_schema_name, using=using)
-        current.schema_name = new_schema_name
-        try:
-            with transaction.atomic(using=using):
-                current.save(using=using, update_fields=["schema_name", "updated_at"])
-        except IntegrityError as exc:
-            raise TenantAlreadyExists(
-                f"A tenant with schema {new_schema_name!r} already exists; choose another name."
-            ) from exc
+    with public_context():
+        old = model._default_manager.using(using).get(pk=tenant.pk).schema_name
+        _refuse_taken(model, new_schema_name, using=using)  # before the wait
+        with fence([old], using=using, on_wait=on_wait), transaction.atomic(using=using):
+            current = model._default_manager.using(using).select_for_update().get(pk=tenant.pk)
+            if current.schema_name != old:
+                raise TenantAlreadyExists(
+                    f"The tenant's schema was renamed to {current.schema_name!r} meanwhile; "
+                    "nothing changed."
+                )
+            _refuse_taken(model, new_schema_name, using=using)
+            rename_schema(old, new_schema_name, using=using)
+            current.schema_name = new_schema_name
+            try:
+                with transaction.atomic(using=using):
+                    current.save(using=using, update_fields=["schema_name", "updated_at"])
+            except IntegrityError as exc:
+                raise _taken(new_schema_name) from exc
     tenant.schema_name = new_schema_name
     tenant.updated_at = current.updated_at
     return tenant
 
 
-@audited(Action.DELETE, tenant="tenant", parameters=("drop",))
-def delete_tenant(tenant: TenantBase, *, drop: bool = True, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Delete the tenant's registry rows and, unless ``drop=False``, its schema (CASCADE)."""
-    with public_context(), transaction.atomic(using=using):
-        schema_name = tenant.schema_name
-        tenant.delete(using=using)
-        if drop and schema_name != tenancy_settings.PUBLIC_SCHEMA:
-            drop_schema(schema_name, using=using, missing_ok=True)
+def _taken(schema_name: str) -> TenantAlreadyExists:
+    return TenantAlreadyExists(
+        f"A tenant with schema {schema_name!r} already exists; choose another name."
+    )
 
 
-def _set_status(tenant: TenantBase, status: str, using: str) -> TenantBase:
-    with public_context():
-        tenant.status = status
-        tenant.updated_at = timezone.now()
-        tenant.save(using=using, update_fields=["status", "updated_at"])
-    return tenant
+def _refuse_taken(model: type[TenantBase], schema_name: str, *, using: str) -> None:
+    if model._default_manager.using(using).filter(schema_name=schema_name).exists():
+        raise _taken(schema_name)
+    if schema_exists(schema_name, using=using):
+        raise SchemaAlreadyExists(f"The schema {schema_name!r} already exists in the database.")
 
 
 @audited(Action.SUSPEND, tenant="tenant")
-def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> TenantBase:
-    """Stop serving ``tenant`` (status *suspended*); its schema and rows stay."""
-    return _set_status(tenant, TenantStatus.SUSPENDED, using)
+def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Stop serving ``tenant`` (503 on its hosts; its schema and data are kept).
+
+    Every process stops serving it within ``TENANCY["REGISTRY_MAX_AGE"]`` seconds (at
+    once with ``LOOKUP_CACHE_ALIAS``). Returns whether the status changed (False when it
+    was already suspended). Raises :class:`~tenancy_app.exceptions.TenantStatusError`
+    for a tenant that is provisioning or failed.
+    """
+    return _set_status(
+        tenant,
+        TenantStatus.SUSPENDED,
+        allowed_from=(TenantStatus.ACTIVE, TenantStatus.SUSPENDED),
+        refusal="only an active tenant can be suspended",
+        using=using,
+    )
 
 
 @audited(Action.ACTIVATE, tenant="tenant")
-def activate_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> TenantBase:
-    """Serve a suspended ``tenant`` again; :class:`TenantError` for any other status."""
-    if tenant.status != TenantStatus.SUSPENDED:
-        raise TenantError(f"{tenant} is {tenant.status}, not suspended: left as it is.")
-    return _set_status(tenant, TenantStatus.ACTIVE, using)
+def activate_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Serve a suspended ``tenant`` again; returns whether the status changed.
+
+    Raises :class:`~tenancy_app.exceptions.TenantStatusError` for a tenant that is
+    provisioning or failed: its schema may be incomplete (provision it again instead).
+    """
+    return _set_status(
+        tenant,
+        TenantStatus.ACTIVE,
+        allowed_from=(TenantStatus.SUSPENDED, TenantStatus.ACTIVE),
+        refusal="not suspended, so it is not activated (its schema may be incomplete: "
+        "provision it again instead)",
+        using=using,
+    )
+
+
+def _set_status(
+    tenant: TenantBase,
+    status: TenantStatus,
+    *,
+    allowed_from: tuple[TenantStatus, ...],
+    refusal: str,
+    using: str,
+) -> bool:
+    model = get_tenant_model()
+    with public_context(), transaction.atomic(using=using):
+        current = model._default_manager.using(using).select_for_update().get(pk=tenant.pk)
+        if current.status not in allowed_from:
+            raise TenantStatusError(
+                f"{current} is {current.get_status_display().lower()}: {refusal}; nothing changed."
+            )
+        changed = current.status != status
+        if changed:
+            current.status = status
+            current.save(using=using, update_fields=["status", "updated_at"])
+    tenant.status = current.status
+    tenant.updated_at = current.updated_at
+    return changed
+
+
+def delete_tenant(
+    tenant: TenantBase,
+    *,
+    drop: bool = True,
+    using: str = DEFAULT_DB_ALIAS,
+    on_wait: OnWait | None = None,
+) -> None:
+    """Delete the tenant's registry rows and, unless ``drop=False``, its schema (CASCADE).
+
+    Dropping the schema waits ``TENANCY["REGISTRY_MAX_AGE"]`` seconds first, with the
+    schema fenced, as :func:`delete_tenants` explains.
+    """
+    delete_tenants([tenant], drop=drop, using=using, on_wait=on_wait)
+
+
+def delete_tenants(
+    tenants: Iterable[TenantBase],
+    *,
+    drop: bool = True,
+    using: str = DEFAULT_DB_ALIAS,
+    on_wait: OnWait | None = None,
+) -> None:
+    """Delete tenants' registry rows and, unless ``drop=False``, their schemas (CASCADE).
+
+    Before a schema is dropped it is fenced (:func:`tenancy_app.leases.fence`): every
+    process stops using it, and the drop waits ``TENANCY["REGISTRY_MAX_AGE"]`` seconds
+    (once for all the tenants given) until no process may still act on what it knew, so
+    that none can run a statement in the shared schema, or in a new tenant's schema of
+    the same name, in its place. Each tenant is deleted in its own transaction;
+    ``on_wait`` is called with the seconds about to be waited.
+    """
+    tenants = list(tenants)
+    public = tenancy_settings.PUBLIC_SCHEMA
+    fenced = [t.schema_name for t in tenants if drop and t.schema_name != public]
+    with public_context(), fence(fenced, using=using, on_wait=on_wait):
+        for tenant in tenants:
+            with (
+                operation(Action.DELETE, tenant, {"drop": drop}, using=using),
+                transaction.atomic(using=using),
+            ):
+                schema_name = tenant.schema_name
+                tenant.delete(using=using)
+                if drop and schema_name != public:
+                    drop_schema(schema_name, using=using, missing_ok=True)

@@ -296,8 +296,11 @@ def test_the_audit_list_filters_by_tenant_action_and_outcome(public_admin, make_
     acme = make_tenant("acme")
     make_tenant("globex")
     suspend_tenant(acme)
+    initech = make_tenant("initech")
+    with public_context():
+        Tenant.objects.filter(pk=initech.pk).update(status=TenantStatus.FAILED)
     with pytest.raises(TenantError):
-        activate_tenant(make_tenant("initech"))  # not suspended: refused and recorded
+        activate_tenant(initech)  # a failed tenant: refused, and recorded as failed
     assert public_admin.get(AUDIT_LIST).status_code == 200
 
     def shown(query: str) -> int:

@@ -131,6 +131,7 @@ CASES: list[tuple[str, Check, dict[str, Any]]] = [
     ("tenancy.E018", checks.check_limits, tenancy(MAX_SCHEMAS_PER_CONNECTION=True)),
     ("tenancy.E019", checks.check_limits, tenancy(LOOKUP_CACHE_SIZE=-1)),
     ("tenancy.E024", checks.check_search_path_scope, tenancy(SEARCH_PATH_SCOPE="statement")),
+    ("tenancy.E026", checks.check_limits, tenancy(REGISTRY_MAX_AGE=0)),
     ("tenancy.W006", checks.check_search_path_scope, tenancy(SEARCH_PATH_SCOPE="transaction")),
     ("tenancy.E025", checks.check_lookup_cache_alias, tenancy(LOOKUP_CACHE_ALIAS="redis")),
     ("tenancy.E004", checks.check_app_lists, tenancy(UNMANAGED_SCHEMAS="reports")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,9 +22,9 @@ from django.utils.translation import ngettext
 
 from ..admin_site import PlacementAdminMixin
 from ..context import public_context
-from ..exceptions import TenantError
-from ..models import SchemaMigrationResult, TenantStatus, get_domain_model
-from ..provisioning import activate_tenant, delete_tenant, provision_tenant, suspend_tenant
+from ..exceptions import TenantError, TenantStatusError
+from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain_model
+from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
 from . import queries
 from .audit import AuditedAdminMixin
 from .filters import MigrationStateFilter
@@ -283,36 +284,25 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
 
     @admin.action(description=_("Suspend selected tenants"), permissions=["change"])
     def suspend_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._set_status(request, queryset, TenantStatus.SUSPENDED, from_statuses=None)
+        self._set_status(request, queryset, suspend_tenant, TenantStatus.SUSPENDED)
 
     @admin.action(description=_("Activate selected suspended tenants"), permissions=["change"])
     def activate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        self._set_status(
-            request, queryset, TenantStatus.ACTIVE, from_statuses=[TenantStatus.SUSPENDED]
-        )
+        self._set_status(request, queryset, activate_tenant, TenantStatus.ACTIVE)
 
     def _set_status(
         self,
         request: HttpRequest,
         queryset: QuerySet[Any],
+        change: Callable[[TenantBase], bool],
         status: TenantStatus,
-        from_statuses: list[TenantStatus] | None,
     ) -> None:
-        candidates = queryset.exclude(status=status)
-        if from_statuses is not None:
-            for tenant in candidates.exclude(status__in=from_statuses).order_by("schema_name"):
-                self.message_user(
-                    request,
-                    _("%(tenant)s is %(status)s, not suspended: left as it is.")
-                    % {"tenant": tenant, "status": tenant.get_status_display()},
-                    messages.WARNING,
-                )
-            candidates = candidates.filter(status__in=from_statuses)
-        change = suspend_tenant if status == TenantStatus.SUSPENDED else activate_tenant
         changed = 0
-        for tenant in candidates.order_by("schema_name"):
-            change(tenant)  # saved: the lookups of every process forget the old status
-            changed += 1
+        for tenant in queryset.order_by("schema_name"):
+            try:
+                changed += change(tenant)
+            except TenantStatusError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
         self.message_user(
             request,
             ngettext(
@@ -320,7 +310,7 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
                 "%(count)d tenants are now %(status)s.",
                 changed,
             )
-            % {"count": changed, "status": TenantStatus(status).label},
+            % {"count": changed, "status": status.label},
             messages.SUCCESS,
         )
 
@@ -360,8 +350,8 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
         if request.method == "POST" and request.POST.get("post") == "yes":
             drop = request.POST.get("drop_schema") == "on"
             self.log_deletions(request, tenants)  # type: ignore[arg-type]
+            delete_tenants(tenants, drop=drop)
             for tenant in tenants:
-                delete_tenant(tenant, drop=drop)
                 self.message_user(
                     request,
                     (

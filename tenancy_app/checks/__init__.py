@@ -6,7 +6,7 @@ registry, so ``manage.py check`` runs them without a connection.
 
     installation  tenancy.E001-E003, W001  engine, router, middleware
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
-    values        tenancy.E011-E019, E024-E025, W003, W006  the values in settings.TENANCY
+    values        tenancy.E011-E019, E024-E026, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
     operations    tenancy.E121  the audit trail's retention
 """

@@ -149,7 +149,8 @@ def _is_int(value: object) -> bool:
 
 @register(Tags.compatibility)
 def check_limits(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
-    """tenancy.E018: MAX_SCHEMAS_PER_CONNECTION; tenancy.E019: LOOKUP_CACHE_SIZE."""
+    """tenancy.E018: MAX_SCHEMAS_PER_CONNECTION; tenancy.E019: LOOKUP_CACHE_SIZE;
+    tenancy.E026: REGISTRY_MAX_AGE."""
     errors: Messages = []
     max_schemas = tenancy_settings.raw("MAX_SCHEMAS_PER_CONNECTION")
     if max_schemas is not None and not (_is_int(max_schemas) and max_schemas > 0):
@@ -168,6 +169,16 @@ def check_limits(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
                 f"TENANCY['LOOKUP_CACHE_SIZE'] is {size!r}.",
                 hint="Use an int >= 0; 0 turns the tenant lookup cache off.",
                 id="tenancy.E019",
+            )
+        )
+    max_age = tenancy_settings.raw("REGISTRY_MAX_AGE")
+    if isinstance(max_age, bool) or not (isinstance(max_age, int | float) and max_age > 0):
+        errors.append(
+            Error(
+                f"TENANCY['REGISTRY_MAX_AGE'] is {max_age!r}.",
+                hint="Use a positive number of seconds: how long a process may act on what "
+                "it read from the tenant registry (and how long deletes and renames wait).",
+                id="tenancy.E026",
             )
         )
     return errors

@@ -9,7 +9,7 @@ Django prints without a traceback and answers with a non-zero exit status.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -147,6 +147,19 @@ class TenancyCommand(BaseCommand):
     def can_prompt(self, options: dict[str, Any]) -> bool:
         """Prompts are shown only on a terminal and never with ``--noinput``."""
         return bool(options.get("interactive", True)) and is_terminal(self.stdin)
+
+    def waiting(self, options: dict[str, Any]) -> Callable[[float], None]:
+        """Progress for a fenced operation (delete, rename) about to wait for other processes."""
+
+        def report(seconds: float) -> None:
+            if options.get("verbosity", 1) >= 1:
+                self.stdout.write(
+                    f"Waiting {seconds:.1f} s until no other process may still use the schema "
+                    "(TENANCY['REGISTRY_MAX_AGE'])..."
+                )
+                self.stdout.flush()
+
+        return report
 
     def prompt(self, question: str) -> str:
         """Ask one question on stdout and read one line of stdin (``CommandError`` on EOF)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
+from time import monotonic
 from typing import Any, TypeVar
 
 import psycopg
@@ -21,7 +22,8 @@ from django.db.backends.utils import CursorWrapper as DjangoCursorWrapper
 from psycopg.pq import TransactionStatus
 
 from ...conf import tenancy_settings
-from ...context import get_search_path
+from ...context import get_active_schema
+from ...leases import renew
 from .introspection import DatabaseIntrospection
 from .scopes import SCOPES, Plan
 from .session import SessionSearchPath
@@ -144,7 +146,15 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             # Only a rollback (which the next statement may be) can run now; the
             # search_path is looked at again after it.
             return None
-        return SCOPES[tenancy_settings.SEARCH_PATH_SCOPE].plan(connection, get_search_path())
+        active = get_active_schema()
+        if active is None:
+            wanted = tenancy_settings.PUBLIC_SEARCH_PATH
+        else:
+            wanted = active.search_path
+            lease = active.lease
+            if lease is not None and lease.expires.get(self.alias, 0.0) <= monotonic():
+                renew(self, lease)  # or TenantUnavailable, before anything runs there
+        return SCOPES[tenancy_settings.SEARCH_PATH_SCOPE].plan(connection, wanted)
 
     def run_inline(
         self, plan: Plan, cursor: Any, execute: Callable[..., T], sql: str, params: Any

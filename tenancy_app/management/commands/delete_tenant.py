@@ -54,7 +54,7 @@ class Command(TenancyCommand):
             if answer != schema_name:
                 raise CommandError("Deletion cancelled: the answer did not match; nothing changed.")
 
-        delete_tenant(tenant, drop=not keep_schema, using=using)
+        delete_tenant(tenant, drop=not keep_schema, using=using, on_wait=self.waiting(options))
         if options["verbosity"] >= 1:
             outcome = "kept its schema" if keep_schema else "dropped its schema"
             self.stdout.write(self.style.SUCCESS(f"Deleted tenant {schema_name!r} and {outcome}."))

@@ -56,6 +56,6 @@ class Command(TenancyCommand):
             answer = self.prompt(f"Type the new schema name ({new}) to confirm: ")
             if answer != new:
                 raise CommandError("Rename cancelled: the answer did not match; nothing changed.")
-        rename_tenant(tenant, new, using=using)
+        rename_tenant(tenant, new, using=using, on_wait=self.waiting(options))
         if options["verbosity"] >= 1:
             self.stdout.write(self.style.SUCCESS(f"Renamed tenant schema {old!r} to {new!r}."))
