@@ -108,3 +108,24 @@ class PlanningFailed(TenantError):
 
 class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
+
+
+class InvalidDumpFile(TenantError):
+    """A file given to restore_tenant is not a tenant dump, or is corrupt or truncated.
+
+    Raised before anything is created, or while restoring, which then rolls back.
+    """
+
+
+class DumpAheadOfCode(TenantError):
+    """A tenant dump holds migrations this code does not have (made by newer code)."""
+
+    def __init__(self, unknown: list[str]) -> None:
+        self.unknown = unknown
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        super().__init__(
+            f"The dump was made with migrations this code does not have ({shown}): restore it "
+            "with the code that made it, or deploy that code first. Nothing was created."
+        )

@@ -87,6 +87,13 @@ def pg15_available() -> bool:
     return (PG15_BIN / "postgres").exists()
 
 
+def require_pg15() -> None:
+    """Debian's PostgreSQL 15, installed with apt-get where the suite may (CI, as root)."""
+    from tests.system import require_debian_package
+
+    require_debian_package(str(PG15_BIN / "postgres"), "postgresql-15")
+
+
 SCRATCH_ROWS = {"a": 1, "b": 2, "public": 3}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import io
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.core.management.base import SystemCheckError
-from django.db import connections, transaction
+from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -31,36 +30,10 @@ from tenancy_app.provisioning import (
     suspend_tenant,
 )
 from tenancy_app.schemas import create_schema, drop_schema
+from tests.audit_support import forget_committed_entries, own_connection
 from tests.settings import TENANCY
 
-
-def own_connection() -> Any:
-    own = connections.create_connection("default")
-    own.connect()
-    own.set_autocommit(True)
-    return own
-
-
-@pytest.fixture(autouse=True)
-def _forget_committed_entries(django_db_blocker: Any) -> Iterator[None]:
-    """Failed operations commit their entry on a connection of its own, outside the test's
-    transaction: delete those after each test."""
-    with django_db_blocker.unblock():
-        own = own_connection()
-        try:
-            with own.cursor() as cursor:
-                cursor.execute("SELECT coalesce(max(id), 0) FROM public.tenancy_app_auditentry")
-                (last,) = cursor.fetchone()
-        finally:
-            own.close()
-    yield
-    with django_db_blocker.unblock():
-        own = own_connection()
-        try:
-            with own.cursor() as cursor:
-                cursor.execute("DELETE FROM public.tenancy_app_auditentry WHERE id > %s", [last])
-        finally:
-            own.close()
+pytestmark = pytest.mark.usefixtures(forget_committed_entries.__name__)
 
 
 def entries(**filters: Any) -> list[AuditEntry]:
