@@ -78,6 +78,28 @@ def create_database(server: dict[str, Any], name: str, *, fresh: bool) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def drop_database(server: dict[str, Any], name: str) -> None:
+    from psycopg import sql
+
+    with connect(server, "postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def database_url(server: dict[str, Any], name: str) -> str:
+    """A DATABASE_URL for database ``name`` of ``server`` (a socket directory in the path)."""
+    from urllib.parse import quote
+
+    credentials = quote(server.get("USER") or "", safe="")
+    if server.get("PASSWORD"):
+        credentials += ":" + quote(server["PASSWORD"], safe="")
+    host = server.get("HOST") or ""
+    if host.startswith("/"):
+        return f"postgres://{credentials}@:{server.get('PORT')}/{quote(host, safe='')}/{name}"
+    return f"postgres://{credentials}@{host}:{server.get('PORT')}/{name}"
+
+
 def child_env(server: dict[str, Any], dbname: str, settings: str, **extra: str) -> dict[str, str]:
     env = {**os.environ, **extra}
     env.pop("DATABASE_URL", None)

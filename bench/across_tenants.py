@@ -30,7 +30,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from provision import REPO, database_url, drop_database, fresh_database, server_settings
+from _support import (  # bench/ is on sys.path
+    REPO,
+    create_database,
+    database_server,
+    database_url,
+    drop_database,
+)
 
 DATABASE = "bench_across_tenants"
 
@@ -120,8 +126,8 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=15, help="timed runs per case")
     args = parser.parse_args()
-    server = server_settings()
-    fresh_database(server, DATABASE)
+    server = database_server(REPO / ".pgdata" / "bench")
+    create_database(server, DATABASE, fresh=True)
     os.environ["DATABASE_URL"] = database_url(server, DATABASE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     sys.path.insert(0, str(REPO))

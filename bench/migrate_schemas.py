@@ -36,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-from _support import connect, database_server  # noqa: E402  (bench/ is on sys.path)
+from _support import connect, create_database, database_server  # noqa: E402  (bench/ is on sys.path)
 
 DBNAME = "tenancy_bench_migrate"
 NEW_MIGRATION = "0011_bench_product_note"
@@ -144,15 +144,6 @@ def server_settings() -> dict[str, Any]:
     return database_server(REPO / ".pgdata" / "bench")
 
 
-def fresh_database(server: dict[str, Any]) -> None:
-    from psycopg import sql
-
-    with connect(server, "postgres", autocommit=True) as conn:
-        name = sql.Identifier(DBNAME)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
 def run_child(workdir: Path, server: dict[str, Any], action: str, *args: str) -> dict[str, Any]:
     env = {
         **os.environ,
@@ -217,7 +208,7 @@ def main() -> None:
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     try:
-        fresh_database(server)
+        create_database(server, DBNAME, fresh=True)
         print(f"Setting up {n} tenants in database {DBNAME} ...", flush=True)
         setup = run_child(workdir, server, "setup", str(n))
         tenants = [f"t{index:05d}" for index in range(n)]

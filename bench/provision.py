@@ -33,66 +33,19 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-REPO = Path(__file__).resolve().parent.parent
+from _support import (  # bench/ is on sys.path
+    REPO,
+    connect,
+    create_database,
+    database_server,
+    database_url,
+    drop_database,
+)
+
 sys.path.insert(0, str(REPO))
 DATABASE = "bench_provision"
-
-
-def server_settings() -> dict[str, Any]:
-    """HOST/PORT/USER/PASSWORD of DATABASE_URL's server, else of the embedded test server."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        import environ
-
-        return dict(environ.Env.db_url_config(url))
-    from tenancy_app.embedded import embedded_database
-
-    pgdata = os.environ.get("TENANCY_EMBEDDED_PGDATA", str(REPO / ".pgdata" / "tests"))
-    return embedded_database(pgdata, "postgres")
-
-
-def connect_kwargs(server: dict[str, Any], dbname: str) -> dict[str, Any]:
-    return {
-        "host": server.get("HOST") or None,
-        "port": server.get("PORT") or None,
-        "user": server.get("USER") or None,
-        "password": server.get("PASSWORD") or None,
-        "dbname": dbname,
-    }
-
-
-def fresh_database(server: dict[str, Any], database: str = DATABASE) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(**connect_kwargs(server, "postgres"), autocommit=True) as admin:
-        name = sql.Identifier(database)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def drop_database(server: dict[str, Any], database: str = DATABASE) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(**connect_kwargs(server, "postgres"), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-        )
-
-
-def database_url(server: dict[str, Any], database: str = DATABASE) -> str:
-    credentials = quote(server.get("USER") or "", safe="")
-    if server.get("PASSWORD"):
-        credentials += ":" + quote(server["PASSWORD"], safe="")
-    host = server.get("HOST") or ""
-    if host.startswith("/"):
-        return f"postgres://{credentials}@:{server.get('PORT')}/{quote(host, safe='')}/{database}"
-    return f"postgres://{credentials}@{host}:{server.get('PORT')}/{database}"
 
 
 def timed(run: Callable[[int], object], repeat: int, start: int) -> list[float]:
@@ -111,9 +64,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
-    server = server_settings()
-    fresh_database(server)
-    os.environ["DATABASE_URL"] = database_url(server)
+    server = database_server(REPO / ".pgdata" / "bench")
+    create_database(server, DATABASE, fresh=True)
+    os.environ["DATABASE_URL"] = database_url(server, DATABASE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     try:
         run_bench(server, args.tenants, args.repeat)
@@ -122,14 +75,13 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            drop_database(server)
+            drop_database(server, DATABASE)
 
 
 def run_bench(server: dict[str, Any], tenants: int, repeat: int) -> None:
     import django
 
     django.setup()
-    import psycopg
     from django.core.management import call_command
     from django.db import connection
     from psycopg import sql
@@ -166,7 +118,7 @@ def run_bench(server: dict[str, Any], tenants: int, repeat: int) -> None:
         rows = tables_with_rows(template, [t.name for t in catalog.tables])
     statements = build_clone_script(catalog, copy_rows_of=rows)
 
-    plain = psycopg.connect(**connect_kwargs(server, DATABASE))
+    plain = connect(server, DATABASE)
     statement_texts = [s.as_string(plain) for s in statements]
     insert = (
         "INSERT INTO public.tenancy_app_tenant (schema_name, name, status, created_at, "

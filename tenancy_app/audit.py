@@ -45,6 +45,7 @@ from psycopg import sql
 
 from .conf import tenancy_settings
 from .context import public_context
+from .exceptions import describe_error
 from .models import AuditAction, AuditEntry, TenantBase
 
 if TYPE_CHECKING:
@@ -124,8 +125,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+def _describe_failure(exc: BaseException) -> str:
+    """The error of a failed operation, with its type (an audit reader wants both)."""
+    message = describe_error(exc)
+    name = type(exc).__name__
+    return message if message.startswith(f"{name}: ") else f"{name}: {message}"
 
 
 @dataclass(slots=True)
@@ -258,7 +262,7 @@ def operation(
     except BaseException as exc:
         _inside.reset(token)
         seconds = time.monotonic() - clock
-        _record(op, AuditEntry.Outcome.FAILED, started, seconds, _describe(exc), using)
+        _record(op, AuditEntry.Outcome.FAILED, started, seconds, _describe_failure(exc), using)
         raise
     _inside.reset(token)
     _record(op, AuditEntry.Outcome.SUCCEEDED, started, time.monotonic() - clock, "", using)

@@ -147,6 +147,11 @@ class TenancySettings:
         self.__dict__.clear()
 
     @cached_property
+    def RESERVED_SCHEMAS(self) -> tuple[str, str]:
+        """The project's own schemas, which no tenant may have: public and the template."""
+        return (self.PUBLIC_SCHEMA, self.TEMPLATE_SCHEMA)
+
+    @cached_property
     def PUBLIC_SEARCH_PATH(self) -> tuple[str, ...]:
         """The search_path outside any tenant: the public schema, then EXTRA_SEARCH_PATH."""
         return (self.PUBLIC_SCHEMA, *self.EXTRA_SEARCH_PATH)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError
 from django.http import Http404
 
 
@@ -22,10 +23,6 @@ class InvalidSchemaName(ValidationError):
 
 class TenantNotFound(Http404):
     """The request (host, header or path) names no known tenant."""
-
-
-class TenancyConfigurationError(ImproperlyConfigured):
-    """``settings.TENANCY`` is inconsistent; run ``manage.py check`` for details."""
 
 
 class TenantError(Exception):
@@ -108,6 +105,18 @@ class PlanningFailed(TenantError):
 
 class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failure report: the message, with the exception type for errors that
+    are not ours (a tenancy error, a validation or command error says all by itself)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, TenantError | CommandError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return " ".join(message.split())
 
 
 class InvalidDumpFile(TenantError):

@@ -19,9 +19,7 @@ from .names import validate_schema_name
 
 def validate_tenant_schema_name(value: str) -> None:
     """Model-field validator: the naming rules plus the project's own reserved schemas."""
-    validate_schema_name(
-        value, reserved=(tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA)
-    )
+    validate_schema_name(value, reserved=tenancy_settings.RESERVED_SCHEMAS)
 
 
 def validate_host_name(value: str) -> None:

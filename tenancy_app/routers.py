@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -15,28 +15,43 @@ from .context import get_current_schema
 
 
 @lru_cache(maxsize=16)
-def _labels(entries: tuple[str, ...]) -> frozenset[str]:
-    """App labels for INSTALLED_APPS-style entries (module paths or AppConfig paths)."""
-    labels = set()
-    for config in apps.get_app_configs():
-        config_path = f"{type(config).__module__}.{type(config).__qualname__}"
-        if config.name in entries or config_path in entries:
-            labels.add(config.label)
-    return frozenset(labels)
+def _configs(entries: frozenset[str]) -> tuple[AppConfig, ...]:
+    return tuple(
+        config
+        for config in apps.get_app_configs()
+        if config.name in entries
+        or f"{type(config).__module__}.{type(config).__qualname__}" in entries
+    )
 
 
 @receiver(setting_changed)
-def _forget_labels(*, setting: str, **kwargs: Any) -> None:
+def _forget_configs(*, setting: str, **kwargs: Any) -> None:
     if setting == "INSTALLED_APPS":
-        _labels.cache_clear()
+        _configs.cache_clear()
+
+
+def app_configs(entries: Iterable[str]) -> tuple[AppConfig, ...]:
+    """The installed app configs named by INSTALLED_APPS-style entries (module paths or
+    AppConfig paths), in INSTALLED_APPS order. Entries naming no installed app are left out."""
+    return _configs(frozenset(entries))
+
+
+def app_labels(entries: Iterable[str]) -> frozenset[str]:
+    """Labels (``auth``) of the installed apps ``entries`` name."""
+    return frozenset(config.label for config in app_configs(entries))
+
+
+def app_names(entries: Iterable[str]) -> frozenset[str]:
+    """Module names (``django.contrib.auth``) of the installed apps ``entries`` name."""
+    return frozenset(config.name for config in app_configs(entries))
 
 
 def shared_app_labels() -> frozenset[str]:
-    return _labels(tuple(tenancy_settings.SHARED_APPS))
+    return app_labels(tenancy_settings.SHARED_APPS)
 
 
 def tenant_app_labels() -> frozenset[str]:
-    return _labels(tuple(tenancy_settings.TENANT_APPS))
+    return app_labels(tenancy_settings.TENANT_APPS)
 
 
 def is_swapped_out_default(app_label: str, model_name: str | None) -> bool:
@@ -78,8 +93,3 @@ class TenantRouter:
         if get_current_schema() == tenancy_settings.PUBLIC_SCHEMA:
             return app_label in shared_app_labels()
         return app_label in tenant_app_labels()
-
-
-def app_labels(entries: Iterable[str]) -> frozenset[str]:
-    """App labels of INSTALLED_APPS-style entries that are installed."""
-    return _labels(tuple(entries))

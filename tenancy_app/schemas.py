@@ -14,9 +14,7 @@ def _checked(name: str) -> str:
     """Tenant names by the rules; the project's template schema is allowed too."""
     if name == tenancy_settings.TEMPLATE_SCHEMA:
         return name
-    return validate_schema_name(
-        name, reserved=(tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA)
-    )
+    return validate_schema_name(name, reserved=tenancy_settings.RESERVED_SCHEMAS)
 
 
 def schema_exists(name: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -608,6 +608,25 @@ def test_migrate_action_reports_each_tenant(committed_pair: list[Tenant]) -> Non
     assert "up to date" in listed["acme"] and "up to date" in listed["globex"]
 
 
+def test_migrate_action_refuses_while_another_run_holds_the_lock(
+    committed_pair: list[Tenant],
+) -> None:
+    from tenancy_app.migrator.lock import exclusive_run
+
+    acme, globex = committed_pair
+    with public_context():
+        user = get_user_model().objects.create_superuser("root", "root@public.test", "pw")
+    client = Client(HTTP_HOST="public.test")
+    client.force_login(user)
+    with exclusive_run("default"):  # a deploy's migrate_schemas, in another process
+        response = _action(client, "migrate_tenants", [acme, globex])
+    reported = messages_of(response)
+    assert len(reported) == 1 and reported[0][0] == "error", reported
+    assert "Another migrate_schemas run is in progress" in reported[0][1]
+    with public_context():
+        assert not SchemaMigrationResult.objects.filter(schema_name__in=["acme", "globex"])
+
+
 # Reachability: the registry on the public domain, tenant apps on tenants' domains ---
 
 

@@ -145,6 +145,10 @@ CASES: list[tuple[str, Check, dict[str, Any]]] = [
      tenancy(TENANT_APPS=without(TENANT, "django.contrib.sessions"))),
     ("tenancy.E023", checks.check_admin,
      tenancy(TENANT_APPS=without(TENANT, "django.contrib.auth"))),
+    ("tenancy.E027", checks.check_admin_site,
+     {"INSTALLED_APPS": [
+         "django.contrib.admin" if app == "tenancy_app.apps.TenancyAdminConfig" else app
+         for app in base.INSTALLED_APPS]}),
     ("tenancy.W004", checks.check_session_cookie_domain,
      {"SESSION_COOKIE_DOMAIN": ".example.com",
       "SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies"}),

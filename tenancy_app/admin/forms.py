@@ -8,22 +8,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import tenancy_settings
 from ..context import public_context
-from ..models import (
-    get_domain_model,
-    get_tenant_model,
-    validate_host_name,
-    validate_tenant_schema_name,
-)
+from ..internals import ExcludeFromModelValidation
+from ..models import get_domain_model, get_tenant_model, validate_host_name
+from ..names import is_valid_schema_name
 from ..schemas import schema_exists
-
-
-def _is_valid_schema_name(name: str) -> bool:
-    try:
-        validate_tenant_schema_name(name)
-    except ValidationError:
-        return False
-    return True
 
 
 class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -43,7 +33,9 @@ class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
         cleaned: dict[str, Any] = self.cleaned_data
         schema_name = cleaned.get("schema_name")
         domain = cleaned.get("domain")
-        if schema_name and not _is_valid_schema_name(schema_name):
+        if schema_name and not is_valid_schema_name(
+            schema_name, reserved=tenancy_settings.RESERVED_SCHEMAS
+        ):
             schema_name = None  # reported by the model's validation, before any SQL
         with public_context():
             registered = get_tenant_model()._default_manager.filter(schema_name=schema_name)
@@ -74,20 +66,17 @@ class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
         return cleaned
 
 
-class DomainInlineForm(forms.ModelForm):  # type: ignore[type-arg]
+class DomainInlineForm(ExcludeFromModelValidation, forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance._state.adding:
             # A new row is a secondary domain unless ticked; the formset checks the rule.
             self.initial["is_primary"] = False
 
-    def _get_validation_exclusions(self) -> set[str]:
-        # The one-primary-per-tenant constraint is checked across the whole formset
-        # (DomainFormSet.clean), which sees the change from one primary to another that
-        # a row-by-row check against the database would refuse.
-        exclusions: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
-        exclusions.add("tenant")
-        return exclusions
+    # The one-primary-per-tenant constraint is checked across the whole formset
+    # (DomainFormSet.clean), which sees the change from one primary to another that a
+    # row-by-row check against the database would refuse.
+    unvalidated_fields = ("tenant",)
 
 
 class DomainFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
@@ -133,13 +122,10 @@ class DomainFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
         return saved
 
 
-class DomainAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+class DomainAdminForm(ExcludeFromModelValidation, forms.ModelForm):  # type: ignore[type-arg]
     """A domain edited on its own: a tenant keeps one primary domain."""
 
-    def _get_validation_exclusions(self) -> set[str]:
-        exclusions: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
-        exclusions.add("tenant")  # the constraint is checked in clean(), with a clear message
-        return exclusions
+    unvalidated_fields = ("tenant",)  # the constraint is checked in clean(), clearly
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.core.management import CommandError, call_command
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
@@ -22,7 +22,9 @@ from django.utils.translation import ngettext
 
 from ..admin_site import PlacementAdminMixin
 from ..context import public_context
-from ..exceptions import TenantError, TenantStatusError
+from ..exceptions import MigrationRunInProgress, TenantError, TenantStatusError
+from ..migrator import migrate_schemas
+from ..migrator.lock import exclusive_run
 from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain_model
 from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
 from . import queries
@@ -237,33 +239,17 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
 
     @admin.action(description=_("Migrate selected tenants"), permissions=["change"])
     def migrate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        """Run migrate_schemas for the selected schemas; report each from its recorded result."""
+        """Run the migrate_schemas engine on the selected schemas; report each result."""
         tenants = {tenant.schema_name: tenant for tenant in queryset.order_by("schema_name")}
-        results = SchemaMigrationResult.objects.filter(schema_name__in=list(tenants))
-        before = dict(results.values_list("schema_name", "finished_at"))
-        output = io.StringIO()
         try:
-            call_command(
-                "migrate_schemas",
-                schema=list(tenants),
-                interactive=False,
-                stdout=output,
-                stderr=output,
-            )
-            failure = ""
-        except CommandError as exc:
-            failure = str(exc)
-        after = {result.schema_name: result for result in results}
-        for schema_name, tenant in tenants.items():
-            result = after.get(schema_name)
-            if result is None or before.get(schema_name) == result.finished_at:
-                self.message_user(
-                    request,
-                    _("%(tenant)s: migrate_schemas recorded no result. %(failure)s")
-                    % {"tenant": tenant, "failure": failure},
-                    messages.WARNING,
-                )
-            elif result.status == SchemaMigrationResult.Status.FAILED:
+            with exclusive_run(DEFAULT_DB_ALIAS, nowait=True):
+                results = migrate_schemas(list(tenants), verbosity=0, stdout=io.StringIO())
+        except MigrationRunInProgress as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        for result in results:
+            tenant = tenants[result.schema_name]
+            if not result.ok:
                 self.message_user(
                     request,
                     _("%(tenant)s: the migration failed: %(error)s")
@@ -276,9 +262,9 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
                     ngettext(
                         "%(tenant)s: up to date (%(count)d migration run).",
                         "%(tenant)s: up to date (%(count)d migrations run).",
-                        result.applied,
+                        len(result.ran),
                     )
-                    % {"tenant": tenant, "count": result.applied},
+                    % {"tenant": tenant, "count": len(result.ran)},
                     messages.SUCCESS,
                 )
 

@@ -4,7 +4,7 @@ Importing this package registers the checks (``TenancyConfig.ready()`` does). No
 them needs the database: they read settings, import dotted paths and look at the app
 registry, so ``manage.py check`` runs them without a connection.
 
-    installation  tenancy.E001-E003, W001  engine, router, middleware
+    installation  tenancy.E001-E003, E027, W001  engine, router, middleware, admin
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
     values        tenancy.E011-E019, E024-E026, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
@@ -13,7 +13,12 @@ registry, so ``manage.py check`` runs them without a connection.
 
 from __future__ import annotations
 
-from .installation import check_database_engines, check_middleware, check_router
+from .installation import (
+    check_admin_site,
+    check_database_engines,
+    check_middleware,
+    check_router,
+)
 from .isolation import (
     check_admin,
     check_auth_content_types,
@@ -42,6 +47,7 @@ from .values import (
 
 __all__ = [
     "check_admin",
+    "check_admin_site",
     "check_app_lists",
     "check_apps_placed",
     "check_audit_retention",

@@ -1,11 +1,14 @@
-"""What the checks share: importing dotted paths and matching INSTALLED_APPS-style entries."""
+"""What the checks share: importing dotted paths, and whether the list settings are lists.
+
+Matching INSTALLED_APPS-style entries to apps is the router's (:mod:`tenancy_app.routers`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from django.apps import AppConfig, apps
+from django.apps import AppConfig
 from django.core.checks import CheckMessage
 from django.utils.module_loading import import_string
 
@@ -48,28 +51,3 @@ def names_subclass(entry: Any, base_path: str) -> bool:
 def lists_are_valid() -> bool:
     """Whether every list-valued TENANCY key holds a list or tuple (else tenancy.E004)."""
     return all(isinstance(tenancy_settings.raw(key), list | tuple) for key in LIST_KEYS)
-
-
-def configs(entries: Iterable[str]) -> list[AppConfig]:
-    """Installed app configs named by entries that are module paths or AppConfig paths.
-
-    Not cached, unlike the router's lookup: checks run rarely, and tests change
-    INSTALLED_APPS and TENANCY between runs.
-    """
-    wanted = set(entries)
-    return [
-        config
-        for config in apps.get_app_configs()
-        if config.name in wanted
-        or f"{type(config).__module__}.{type(config).__qualname__}" in wanted
-    ]
-
-
-def app_names(entries: Iterable[str]) -> frozenset[str]:
-    """Module names (``django.contrib.auth``) of the installed apps ``entries`` name."""
-    return frozenset(config.name for config in configs(entries))
-
-
-def app_labels(entries: Iterable[str]) -> frozenset[str]:
-    """Labels (``auth``) of the installed apps ``entries`` name."""
-    return frozenset(config.label for config in configs(entries))

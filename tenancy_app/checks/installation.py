@@ -1,4 +1,4 @@
-"""Checks that the project plugged the app in: database engine, router and middleware."""
+"""Checks that the project plugged the app in: database engine, router, middleware, admin."""
 
 from __future__ import annotations
 
@@ -97,4 +97,27 @@ def check_middleware(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
         )
         for path in middleware[:position]
         if any(names_subclass(path, needs) for needs in NEEDS_TENANT)
+    ]
+
+
+@register(Tags.admin)
+def check_admin_site(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E027: the admin is TenancyAdminConfig, not plain django.contrib.admin."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    site = apps.get_app_config("admin").default_site  # type: ignore[attr-defined]
+    if names_subclass(site, "tenancy_app.admin_site.TenancyAdminSite"):
+        return []
+    return [
+        Error(
+            "django.contrib.admin is installed with its own AdminSite, not tenancy_app's: every "
+            "model is listed on every host, the tenant registry on tenants' hosts and tenant "
+            "models on the public one, whose tables are not there.",
+            hint="List 'tenancy_app.apps.TenancyAdminConfig' instead of 'django.contrib.admin' "
+            "in INSTALLED_APPS, TENANCY['SHARED_APPS'] and TENANCY['TENANT_APPS']: it is "
+            "django.contrib.admin with a site that shows each model only where its app lives.",
+            id="tenancy.E027",
+        )
     ]

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from ..conf import tenancy_settings
-from .common import AppConfigs, Messages, app_labels, app_names, is_subclass, lists_are_valid, load
+from ..routers import app_labels, app_names
+from .common import AppConfigs, Messages, is_subclass, lists_are_valid, load
 
 AUTH, ADMIN = "django.contrib.auth", "django.contrib.admin"
 CONTENTTYPES, SESSIONS = "django.contrib.contenttypes", "django.contrib.sessions"

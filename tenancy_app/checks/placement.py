@@ -10,7 +10,9 @@ from django.db import models
 from django.utils.module_loading import module_has_submodule
 
 from ..conf import tenancy_settings
-from .common import LIST_KEYS, AppConfigs, Messages, app_labels, configs, lists_are_valid
+from ..routers import app_configs as installed_configs
+from ..routers import app_labels
+from .common import LIST_KEYS, AppConfigs, Messages, lists_are_valid
 
 
 @register(Tags.compatibility)
@@ -76,7 +78,7 @@ def check_apps_placed(app_configs: AppConfigs = None, **kwargs: Any) -> Messages
                 id="tenancy.W002",
             )
             for entry in entries
-            if not configs([entry])
+            if not installed_configs([entry])
         )
     return errors
 

@@ -50,7 +50,7 @@ def check_schema_name(name: str, *, allow: Iterable[str] = ()) -> str:
     allowed = set(allow)
     if name in allowed:
         return name
-    reserved = {tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA} - allowed
+    reserved = set(tenancy_settings.RESERVED_SCHEMAS) - allowed
     with user_errors():
         return validate_schema_name(name, reserved=reserved)
 
@@ -111,17 +111,6 @@ def require_schema(schema_name: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
             )
 
 
-def format_error(exc: BaseException) -> str:
-    """One line for a failure report: the message, with the type for unexpected errors."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    if isinstance(exc, CommandError | TenantError):
-        message = str(exc)
-    else:
-        message = f"{type(exc).__name__}: {exc}"
-    return " ".join(message.split())
-
-
 class TenancyCommand(BaseCommand):
     """Base of the tenancy commands: user errors become ``CommandError``; prompts read ``stdin``.
 
@@ -147,6 +136,29 @@ class TenancyCommand(BaseCommand):
     def can_prompt(self, options: dict[str, Any]) -> bool:
         """Prompts are shown only on a terminal and never with ``--noinput``."""
         return bool(options.get("interactive", True)) and is_terminal(self.stdin)
+
+    def confirm_by_typing(
+        self, options: dict[str, Any], *, action: str, warning: str, expected: str, label: str
+    ) -> None:
+        """Unless ``--noinput``: show ``warning`` and have the user type ``expected``.
+
+        Refuses (``CommandError``, nothing changed) without a terminal or on a wrong answer.
+        ``action`` is the verb ("delete", "rename"), ``label`` what to type ("the schema
+        name").
+        """
+        if not options["interactive"]:
+            return
+        if not self.can_prompt(options):
+            raise CommandError(
+                f"Refusing to {action} without confirmation: not running on a terminal. "
+                f"Pass --noinput to {action} anyway."
+            )
+        self.stdout.write(warning)
+        answer = self.prompt(f"Type {label} ({expected}) to confirm: ")
+        if answer != expected:
+            raise CommandError(
+                f"{action.capitalize()} cancelled: the answer did not match; nothing changed."
+            )
 
     def waiting(self, options: dict[str, Any]) -> Callable[[float], None]:
         """Progress for a fenced operation (delete, rename) about to wait for other processes."""

@@ -8,13 +8,14 @@ same state share one parsed set. A schema without the table has applied nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import sql
 
 from ..context import public_context
+from .batching import batched
 from .loader import Key
 
 #: Schemas per UNION ALL query: keeps each statement and its plan small.
@@ -49,11 +50,6 @@ MISSING = SchemaState(exists=False, has_table=False, recorded=frozenset())
 EMPTY = SchemaState(exists=True, has_table=False, recorded=frozenset())
 
 
-def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _parse(text: str | None) -> frozenset[Key]:
     if not text:
         return frozenset()
@@ -78,7 +74,7 @@ def read_applied(
             else:
                 result[name] = EMPTY
         parsed: dict[str | None, SchemaState] = {}
-        for batch in _batches(with_table, batch_size):
+        for batch in batched(with_table, batch_size):
             query = sql.SQL(" UNION ALL ").join(
                 _ONE_SCHEMA.format(sql.Identifier(name)) for name in batch
             )

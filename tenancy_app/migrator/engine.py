@@ -23,8 +23,8 @@ from django.utils import timezone
 from ..audit import record_migrations
 from ..conf import tenancy_settings
 from ..context import schema_context
+from ..exceptions import describe_error
 from .applied import SchemaState, read_applied
-from .errors import describe_error
 from .loader import MigrationSet, Target
 from .planning import GroupPlan, plan_groups
 from .results import Outcome, SchemaResult, record_results

@@ -18,8 +18,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.migration import Migration
 from django.db.migrations.state import ProjectState
 
+from ..exceptions import describe_error
 from .applied import SchemaState
-from .errors import describe_error
 from .loader import Key, MigrationSet, RecordedLoader, Target, target_in
 
 PlanItem = tuple[Migration, bool]
@@ -37,9 +37,20 @@ def key_of(migration: Migration) -> Key:
     return (migration.app_label, migration.name)
 
 
-def _recorded_keys(migration: Migration) -> list[Key]:
-    """The django_migrations rows applying ``migration`` writes (as MigrationExecutor does)."""
-    return list(migration.replaces) if migration.replaces else [key_of(migration)]
+def recorded_rows(plan: Iterable[tuple[Migration, bool]]) -> tuple[list[Key], list[Key]]:
+    """The django_migrations rows a plan of (migration, backwards) writes and deletes.
+
+    As Django's MigrationExecutor records them: applying a squashed migration records the
+    migrations it replaces; unapplying one deletes those and its own row.
+    """
+    applied: list[Key] = []
+    unapplied: list[Key] = []
+    for migration, backwards in plan:
+        if backwards:
+            unapplied.extend([*migration.replaces, key_of(migration)])
+        else:
+            applied.extend(migration.replaces or [key_of(migration)])
+    return applied, unapplied
 
 
 def _state_with(
@@ -104,13 +115,10 @@ class GroupPlan:
         return [str(migration) for migration, _ in self.plan]
 
     def rows_applied(self) -> list[Key]:
-        rows = [] if self.backwards else [k for m, _ in self.plan for k in _recorded_keys(m)]
-        return rows + self.record_squashed
+        return recorded_rows(self.plan)[0] + self.record_squashed
 
     def rows_unapplied(self) -> list[Key]:
-        if not self.backwards:
-            return []
-        return [k for m, _ in self.plan for k in [*m.replaces, key_of(m)]]
+        return recorded_rows(self.plan)[1]
 
 
 def _changed_apps(group: GroupPlan) -> frozenset[str]:

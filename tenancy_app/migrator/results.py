@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -17,6 +17,7 @@ from psycopg import sql
 from ..conf import tenancy_settings
 from ..context import public_context
 from ..models import SchemaMigrationResult
+from .batching import batched
 
 #: Result rows per upsert statement.
 BATCH_SIZE = 1000
@@ -66,11 +67,6 @@ _TABLE_EXISTS = (
 )
 
 
-def _batches(items: Sequence[SchemaResult], size: int) -> Iterator[Sequence[SchemaResult]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def record_results(
     results: Sequence[SchemaResult], *, using: str = DEFAULT_DB_ALIAS, batch_size: int = BATCH_SIZE
 ) -> bool:
@@ -87,7 +83,7 @@ def record_results(
         if cursor.fetchone() is None:
             return False
         statement = sql.SQL(_UPSERT).format(table=sql.Identifier(public, db_table))
-        for batch in _batches(results, batch_size):
+        for batch in batched(results, batch_size):
             cursor.execute(
                 statement,
                 [

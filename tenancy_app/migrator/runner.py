@@ -26,11 +26,10 @@ from django.utils import timezone
 from psycopg import sql
 
 from ..context import schema_context
-from ..exceptions import PlanningFailed
+from ..exceptions import PlanningFailed, describe_error
 from .applied import SchemaState
-from .errors import describe_error
 from .loader import Key
-from .planning import GroupPlan, key_of
+from .planning import GroupPlan, recorded_rows
 from .results import Outcome, SchemaResult
 from .states import MigrationSteps, StateCache
 
@@ -117,18 +116,6 @@ def _record(using: str, schema: str, applied: Sequence[Key], unapplied: Sequence
             )
 
 
-def _rows(steps: Sequence[MigrationSteps]) -> tuple[list[Key], list[Key]]:
-    applied: list[Key] = []
-    unapplied: list[Key] = []
-    for step in steps:
-        migration = step.migration
-        if step.backwards:
-            unapplied.extend([*migration.replaces, key_of(migration)])
-        else:
-            applied.extend(migration.replaces or [key_of(migration)])
-    return applied, unapplied
-
-
 def _post_migrate(job: SchemaJob, cache: StateCache, settings: RunSettings, out: Any) -> None:
     """post_migrate for the apps whose migrations ran, with this run's apps and plan."""
     group = job.group
@@ -188,7 +175,7 @@ def _migrate(
                     _flush_deferred(editor)
                     if atomic and index < len(segment) - 1 and _changes_rows(step):
                         _check_deferred_constraints(using)
-            applied, unapplied = _rows(segment)
+            applied, unapplied = recorded_rows((s.migration, s.backwards) for s in segment)
             if last:
                 applied += group.record_squashed
             _record(using, job.schema_name, applied, unapplied)

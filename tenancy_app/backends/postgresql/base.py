@@ -1,10 +1,12 @@
 """Django's PostgreSQL backend with a search_path that follows the active tenant.
 
-Every statement of a Django cursor goes through :meth:`DatabaseWrapper.run_in_search_path`,
-which asks the configured scope (:mod:`.scopes`) what, if anything, must be sent first:
+Every statement of a Django cursor first asks :meth:`DatabaseWrapper.search_path_plan`,
+which checks the active context's lease (:mod:`tenancy_app.leases`) and asks the
+configured scope (:mod:`.scopes`) what, if anything, must be sent first:
 with the default session scope, a ``SET search_path`` only when the server session's
 differs from the one the current context wants (:mod:`.session`), and then in the same
-round trip as the statement.
+round trip as the statement: :meth:`DatabaseWrapper.run_inline` (in the statement's own
+message) or :meth:`DatabaseWrapper.run_planned` (pipelined, or before it).
 """
 
 from __future__ import annotations

@@ -58,7 +58,13 @@ class Command(TenancyCommand):
                 self.stderr.write(f"Marked tenant {name!r} failed: its schema does not exist.")
             changed = changed or bool(fixed)
         for name in options["drop_orphan"]:
-            self._confirm_drop(name, options)
+            self.confirm_by_typing(
+                options,
+                action="drop the schema",
+                warning=f"This drops the schema {name!r} with ALL its tables and rows.",
+                expected=name,
+                label="the schema name",
+            )
             drop_orphan_schema(name, using=using)
             self.stderr.write(f"Dropped the orphan schema {name!r}.")
             changed = True
@@ -73,18 +79,6 @@ class Command(TenancyCommand):
                 f"{len(report.problems)} problem{'s' if len(report.problems) != 1 else ''} "
                 f"found in {report.tenants} tenants and {report.schemas} schemas."
             )
-
-    def _confirm_drop(self, name: str, options: dict[str, Any]) -> None:
-        if not options["interactive"]:
-            return
-        if not self.can_prompt(options):
-            raise CommandError(
-                "Refusing to drop a schema without confirmation: not running on a terminal. "
-                "Pass --noinput to drop it anyway."
-            )
-        self.stdout.write(f"This drops the schema {name!r} with ALL its tables and rows.")
-        if self.prompt(f"Type the schema name ({name}) to confirm: ") != name:
-            raise CommandError("Cancelled: the answer did not match; nothing was dropped.")
 
     def _table(self, report: HealthReport) -> None:
         template = (

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, CommandParser
 
+from ...exceptions import describe_error
 from ...models import validate_host_name
 from ...provisioning import provision_tenant
 from ..base import (
@@ -15,7 +16,6 @@ from ..base import (
     add_database_argument,
     add_noinput_argument,
     check_schema_name,
-    format_error,
 )
 
 
@@ -127,6 +127,6 @@ class Command(TenancyCommand):
             try:
                 check(answer)
             except (ValidationError, CommandError) as exc:
-                self.stderr.write("Error: " + format_error(exc))
+                self.stderr.write("Error: " + describe_error(exc))
                 continue
             return answer

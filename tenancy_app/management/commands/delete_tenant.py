@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management import CommandError, CommandParser
+from django.core.management import CommandParser
 
 from ...provisioning import delete_tenant
 from ..base import (
@@ -42,18 +42,14 @@ class Command(TenancyCommand):
         keep_schema: bool = options["keep_schema"]
         using: str = options["database"]
         tenant = get_tenant(schema_name, using=using)
-        if options["interactive"]:
-            if not self.can_prompt(options):
-                raise CommandError(
-                    "Refusing to delete without confirmation: not running on a terminal. "
-                    "Pass --noinput to delete anyway."
-                )
-            what = "the registry rows of" if keep_schema else "ALL DATA of"
-            self.stdout.write(f"This deletes {what} tenant {tenant}.")
-            answer = self.prompt(f"Type the schema name ({schema_name}) to confirm: ")
-            if answer != schema_name:
-                raise CommandError("Deletion cancelled: the answer did not match; nothing changed.")
-
+        what = "the registry rows of" if keep_schema else "ALL DATA of"
+        self.confirm_by_typing(
+            options,
+            action="delete",
+            warning=f"This deletes {what} tenant {tenant}.",
+            expected=schema_name,
+            label="the schema name",
+        )
         delete_tenant(tenant, drop=not keep_schema, using=using, on_wait=self.waiting(options))
         if options["verbosity"] >= 1:
             outcome = "kept its schema" if keep_schema else "dropped its schema"

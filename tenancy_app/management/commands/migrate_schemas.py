@@ -16,6 +16,7 @@ from django.db import connections
 
 from ...conf import tenancy_settings
 from ...context import public_context
+from ...exceptions import describe_error
 from ...migrator import MigrationRun, SchemaResult, migrate_schema
 from ...migrator.lock import exclusive_run
 from ...migrator.planning import GroupPlan
@@ -27,7 +28,6 @@ from ...schemas import schema_exists
 from ..base import (
     TenancyCommand,
     check_schema_name,
-    format_error,
     is_terminal,
     user_errors,
 )
@@ -134,7 +134,7 @@ class Command(TenancyCommand):
         return {"databases": [options["database"]]}
 
     def validate(self, options: dict[str, Any]) -> None:
-        allow = (tenancy_settings.PUBLIC_SCHEMA, tenancy_settings.TEMPLATE_SCHEMA)
+        allow = tenancy_settings.RESERVED_SCHEMAS
         for name in options["schemas"] or ():
             check_schema_name(name, allow=allow)
         if options["jobs"] is not None and options["jobs"] < 1:
@@ -310,7 +310,7 @@ class Command(TenancyCommand):
                     **migrate_options,
                 )
             except Exception as exc:  # one schema's failure must not stop the others
-                failures.append((schema_name, format_error(exc)))
+                failures.append((schema_name, describe_error(exc)))
                 self.stdout.write(f"{label} ... FAILED")
             else:
                 self.stdout.write(f"{label} ... " + self.style.SUCCESS("ok"))

@@ -43,19 +43,14 @@ class Command(TenancyCommand):
         new: str = options["new_schema_name"]
         using: str = options["database"]
         tenant = get_tenant(old, using=using)
-        if options["interactive"]:
-            if not self.can_prompt(options):
-                raise CommandError(
-                    "Refusing to rename without confirmation: not running on a terminal. "
-                    "Pass --noinput to rename anyway."
-                )
-            self.stdout.write(
-                f"This renames the schema of tenant {tenant} to {new!r}. Code or settings "
-                "that name the old schema will no longer find it."
-            )
-            answer = self.prompt(f"Type the new schema name ({new}) to confirm: ")
-            if answer != new:
-                raise CommandError("Rename cancelled: the answer did not match; nothing changed.")
+        self.confirm_by_typing(
+            options,
+            action="rename",
+            warning=f"This renames the schema of tenant {tenant} to {new!r}. Code or settings "
+            "that name the old schema will no longer find it.",
+            expected=new,
+            label="the new schema name",
+        )
         rename_tenant(tenant, new, using=using, on_wait=self.waiting(options))
         if options["verbosity"] >= 1:
             self.stdout.write(self.style.SUCCESS(f"Renamed tenant schema {old!r} to {new!r}."))

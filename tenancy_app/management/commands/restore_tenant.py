@@ -116,11 +116,6 @@ class Command(TenancyCommand):
     def _confirm_replace(self, schema_name: str, options: dict[str, Any]) -> None:
         if not options["interactive"]:
             return
-        if not self.can_prompt(options):
-            raise CommandError(
-                "Refusing to replace a tenant without confirmation: not running on a "
-                "terminal. Pass --noinput to replace it anyway."
-            )
         with public_context():
             current = (
                 get_tenant_model()
@@ -128,8 +123,11 @@ class Command(TenancyCommand):
                 .filter(schema_name=schema_name)
                 .first()
             )
-        if current is not None:
-            self.stdout.write(f"This replaces ALL DATA of tenant {current} with the dump's.")
-        answer = self.prompt(f"Type the schema name ({schema_name}) to confirm: ")
-        if answer != schema_name:
-            raise CommandError("Restore cancelled: the answer did not match; nothing changed.")
+        what = f"ALL DATA of tenant {current}" if current is not None else repr(schema_name)
+        self.confirm_by_typing(
+            options,
+            action="replace",
+            warning=f"This replaces {what} with the dump's.",
+            expected=schema_name,
+            label="the schema name",
+        )

@@ -15,8 +15,10 @@ from django.core.management import (
 
 from ...conf import tenancy_settings
 from ...context import public_context, tenant_context
+from ...exceptions import describe_error
+from ...internals import option_strings
 from ...models import TenantBase, get_tenant_model
-from ..base import TenancyCommand, check_schema_name, format_error, get_tenant, require_schema
+from ..base import TenancyCommand, check_schema_name, get_tenant, require_schema
 
 # Commands tenant_command refuses, with what to use instead.
 REFUSED = {
@@ -99,7 +101,7 @@ class Command(TenancyCommand):
         all_tenants: bool,
     ) -> tuple[str | None, bool, list[str]]:
         """Take --schema / --all out of COMMAND's arguments, unless COMMAND has such options."""
-        known = sub_parser._option_string_actions
+        known = option_strings(sub_parser)
         rest: list[str] = []
         index = 0
         while index < len(argv):
@@ -154,7 +156,7 @@ class Command(TenancyCommand):
                 self.stderr.write(f"{tenant.schema_name}: exited with status {exc.code}")
             except Exception as exc:  # one tenant's failure must not stop the others
                 failed.append(tenant.schema_name)
-                self.stderr.write(f"{tenant.schema_name}: {format_error(exc)}")
+                self.stderr.write(f"{tenant.schema_name}: {describe_error(exc)}")
         if failed:
             raise CommandError(
                 f"{name!r} failed in {len(failed)} of {total} tenants: {', '.join(failed)}."
