@@ -8,12 +8,13 @@ index) of --rows rows, besides the tenant apps' tables. Timed, each the median o
 --repeat rounds, interleaved (one run of each in turn), every one a process of its own
 as an operator runs it:
 
-- baseline: ``pg_dump -n <schema> -Fc`` (custom format, its default compression), and
+- baseline: ``pg_dump -n <schema> -Fc -Z 1`` (custom format, gzip level 1), and
   ``pg_restore`` of that file into a fresh database;
-- ``manage.py dump_tenant --schema <schema> -o FILE`` (gzip level 6, the default) and
+- ``manage.py dump_tenant --schema <schema> -o FILE`` (gzip level 1, the default) and
   ``manage.py restore_tenant FILE --schema <new> --no-domain`` into the same database,
   next to the original (registry rows, checksum and all);
-- the same dump with ``--compress 1``, for reference;
+- for reference, both dumps at the default level of ``pg_dump -Fc`` (gzip 6):
+  ``pg_dump -n -Fc`` against ``dump_tenant --compress 6``;
 - ``manage.py dump_tenant --help``: what starting Python and Django costs each command.
 
 Printed: wall time and its ratio to the baseline, the peak resident memory of the
@@ -144,45 +145,50 @@ def run(server: dict[str, Any], rows: int, repeat: int, folder: Path) -> dict[st
     print(f"\n{rows:,} rows ({size / 2**20:,.0f} MiB with the index), "
           f"prepared in {time.perf_counter() - started:.0f} s")  # fmt: skip
     python = [sys.executable, "-m", "django"]
-    ours_file, ours_fast, theirs_file = (
-        folder / "big.dump",
-        folder / "big1.dump",
-        folder / "big.pgc",
-    )
+    files = {
+        "pg_dump -n -Fc -Z 1 (baseline)": folder / "big1.pgc",
+        "dump_tenant": folder / "big1.dump",
+        "pg_dump -n -Fc (baseline 6)": folder / "big6.pgc",
+        "dump_tenant --compress 6": folder / "big6.dump",
+    }
+    pg_dump = [client_binary("pg_dump"), "-n", SCHEMA, "-Fc"]
+    dump = [*python, "dump_tenant", "--schema", SCHEMA, "-o"]
     cases: dict[str, tuple[list[str], dict[str, str]]] = {
-        "pg_dump -n -Fc (baseline)": (
-            [client_binary("pg_dump"), "-n", SCHEMA, "-Fc", "-f", str(theirs_file), DATABASE],
+        "pg_dump -n -Fc -Z 1 (baseline)": (
+            [*pg_dump, "-Z", "1", "-f", str(files["pg_dump -n -Fc -Z 1 (baseline)"]), DATABASE],
             pg_env(server),
         ),
-        "dump_tenant": (
-            [*python, "dump_tenant", "--schema", SCHEMA, "-o", str(ours_file)],
-            django_env(server),
+        "dump_tenant": ([*dump, str(files["dump_tenant"])], django_env(server)),
+        "pg_dump -n -Fc (baseline 6)": (
+            [*pg_dump, "-f", str(files["pg_dump -n -Fc (baseline 6)"]), DATABASE],
+            pg_env(server),
         ),
-        "dump_tenant --compress 1": (
-            [*python, "dump_tenant", "--schema", SCHEMA, "-o", str(ours_fast), "--compress", "1"],
+        "dump_tenant --compress 6": (
+            [*dump, str(files["dump_tenant --compress 6"]), "--compress", "6"],
             django_env(server),
         ),
         "python -m django (startup)": ([*python, "dump_tenant", "--help"], django_env(server)),
         "pg_restore (baseline)": (
-            [client_binary("pg_restore"), "-d", TARGET, str(theirs_file)],
+            [
+                client_binary("pg_restore"),
+                "-d",
+                TARGET,
+                str(files["pg_dump -n -Fc -Z 1 (baseline)"]),
+            ],
             pg_env(server),
         ),
         "restore_tenant": (
-            [*python, "restore_tenant", str(ours_file), "--schema", "big_copy", "--no-domain"],
+            [*python, "restore_tenant", str(files["dump_tenant"]), "--schema", "big_copy",
+             "--no-domain"],
             django_env(server),
         ),
-    }
+    }  # fmt: skip
     results: dict[str, list[tuple[float, int]]] = {name: [] for name in cases}
     for _ in range(repeat):
         clean_restored(server)
         for name, (command, env) in cases.items():
             results[name].append(measured(command, env))
     clean_restored(server)
-    files = {
-        "pg_dump -n -Fc (baseline)": theirs_file,
-        "dump_tenant": ours_file,
-        "dump_tenant --compress 1": ours_fast,
-    }
     return {"rows": rows, "size": size, "results": results, "files": files}
 
 
@@ -190,21 +196,23 @@ def report(run_result: dict[str, Any]) -> None:
     results = run_result["results"]
     medians = {name: statistics.median(t for t, _ in values) for name, values in results.items()}
     bases = {
-        "dump": medians["pg_dump -n -Fc (baseline)"],
+        "dump": medians["pg_dump -n -Fc -Z 1 (baseline)"],
+        "dump 6": medians["pg_dump -n -Fc (baseline 6)"],
         "restore": medians["pg_restore (baseline)"],
     }
     heads = ("median s", "min-max s", "ratio", "peak RSS", "file")
     print(
-        f"  {'case':<28} {heads[0]:>9} {heads[1]:>12} {heads[2]:>6} {heads[3]:>11} {heads[4]:>10}"
+        f"  {'case':<32} {heads[0]:>9} {heads[1]:>12} {heads[2]:>6} {heads[3]:>11} {heads[4]:>10}"
     )
     for name, values in results.items():
-        base = bases["restore" if "restore" in name else "dump"]  # startup: against dump
+        kind = "restore" if "restore" in name else "dump 6" if "6" in name else "dump"
+        base = bases[kind]  # the startup is shown against the dump
         times = [t for t, _ in values]
         rss = max(r for _, r in values)
         path = run_result["files"].get(name)
         size = f"{path.stat().st_size / 2**20:,.0f} MiB" if path and path.exists() else ""
         print(
-            f"  {name:<28} {medians[name]:>9.2f} {f'{min(times):.2f}-{max(times):.2f}':>12} "
+            f"  {name:<32} {medians[name]:>9.2f} {f'{min(times):.2f}-{max(times):.2f}':>12} "
             f"{medians[name] / base:>6.2f} {rss / 1024:>7.0f} MiB {size:>10}"
         )  # fmt: skip
 

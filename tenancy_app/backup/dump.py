@@ -160,7 +160,7 @@ def dump_tenant(
     out: IO[bytes],
     *,
     using: str = DEFAULT_DB_ALIAS,
-    compresslevel: int = 6,
+    compresslevel: int = 1,
     on_table: OnTable | None = None,
 ) -> DumpSummary:
     """Write ``tenant`` (registry entry, schema, rows, sequences, migrations) to ``out``.

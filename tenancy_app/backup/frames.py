@@ -35,7 +35,7 @@ _END = b"Z"
 class FrameWriter:
     """Writes frames into ``raw`` (a binary file), compressed; :meth:`close` seals it."""
 
-    def __init__(self, raw: IO[bytes], *, compresslevel: int = 6) -> None:
+    def __init__(self, raw: IO[bytes], *, compresslevel: int = 1) -> None:
         self._gzip = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0)
         self._digest = hashlib.sha256()
         self._write(MAGIC)
