@@ -16,30 +16,28 @@ def own_connection() -> Any:
     return own
 
 
+def _delete_committed_entries() -> None:
+    own = own_connection()
+    try:
+        with own.cursor() as cursor:
+            cursor.execute("DELETE FROM public.tenancy_app_auditentry")
+    finally:
+        own.close()
+
+
 @pytest.fixture
 def forget_committed_entries(
     request: pytest.FixtureRequest, django_db_blocker: Any
 ) -> Iterator[None]:
-    """Failed operations commit their entry on a connection of its own, outside the test's
-    transaction: delete those after each test that uses the database."""
+    """Failed operations commit their entry on a connection of its own, outside any test's
+    transaction: the test starts without those of other tests, and leaves none behind."""
     used = [name for name in ("transactional_db", "db") if name in request.fixturenames]
     if not used:
         yield
         return
-    request.getfixturevalue(used[0])  # the test database, before reading it
+    request.getfixturevalue(used[0])  # the test database, before touching it
     with django_db_blocker.unblock():
-        own = own_connection()
-        try:
-            with own.cursor() as cursor:
-                cursor.execute("SELECT coalesce(max(id), 0) FROM public.tenancy_app_auditentry")
-                (last,) = cursor.fetchone()
-        finally:
-            own.close()
+        _delete_committed_entries()
     yield
     with django_db_blocker.unblock():
-        own = own_connection()
-        try:
-            with own.cursor() as cursor:
-                cursor.execute("DELETE FROM public.tenancy_app_auditentry WHERE id > %s", [last])
-        finally:
-            own.close()
+        _delete_committed_entries()
