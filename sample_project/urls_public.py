@@ -14,5 +14,6 @@ from sample_project.site import views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
 ]

@@ -83,12 +83,8 @@ def pg15_server() -> Iterator[dict[str, Any]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def pg15_available() -> bool:
-    return (PG15_BIN / "postgres").exists()
-
-
 def require_pg15() -> None:
-    """Debian's PostgreSQL 15, installed with apt-get where the suite may (CI, as root)."""
+    """Debian's PostgreSQL 15, installed with apt-get where it is missing (as in CI)."""
     from tests.system import require_debian_package
 
     require_debian_package(str(PG15_BIN / "postgres"), "postgresql-15")

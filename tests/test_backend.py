@@ -39,7 +39,7 @@ _aliases = itertools.count()
 def server(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     """Connect kwargs of a scratch database filled with schemas a, b and public."""
     if request.param == "pg15":
-        require_pg15()  # installed with apt-get in CI rather than skipped
+        require_pg15()
     with django_db_blocker.unblock(), contextlib.ExitStack() as stack:
         if request.param == "pg15":
             params = stack.enter_context(pg15_server())

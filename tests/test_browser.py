@@ -8,7 +8,8 @@ its own on the test server (as in test_sample_project.py). Chromium resolves eve
 The scenario is one test, in the order an operator works: log in to the public admin,
 create a tenant with the form, see it active, migrate it and see its migration state,
 create a tenant superuser, log in to the tenant's admin, add a project, check that the
-other tenant's admin does not show it, suspend the tenant, see its domain answer 503.
+other tenant's admin does not show it; a customer signs up on the public site and lands
+in the new workspace; suspend the tenant, see its domain answer 503.
 Screenshots of the tenant list and change page are kept in docs/ for docs/admin.rst.
 """
 
@@ -245,6 +246,36 @@ def test_operating_tenants_in_the_browser(sample_server: SampleServer, chromium:
             other.goto(server.url("globex.localhost", "/admin/projects/project/"))
             expect(other.locator("#content-main")).to_contain_text("0 projects")
             expect(other.locator("#content-main")).not_to_contain_text("Roadrunner Trap")
+
+            # A customer signs up on the public site: a taken address is a form error, a
+            # free one provisions the workspace and lands them in it, as its administrator.
+            customer = browser.new_context().new_page()
+            customer.set_default_timeout(TIMEOUT_MS)
+            customer.goto(server.url("localhost"))
+            customer.click("#signup-link")
+            for field, value in (
+                ("workspace", "Initech"),
+                ("subdomain", "globex"),
+                ("username", "peter"),
+                ("email", "peter@initech.localhost"),
+                ("password", "tps-reports-42"),
+            ):
+                customer.fill(f"#id_{field}", value)
+            customer.click("#signup button[type=submit]")
+            expect(customer.locator("#signup")).to_contain_text("This address is taken")
+            customer.fill("#id_subdomain", "initech")
+            customer.fill("#id_password", "tps-reports-42")
+            customer.click("#signup button[type=submit]")
+            customer.wait_for_url("**/admin/login/**")
+            assert customer.url.startswith(server.url("initech.localhost")), customer.url
+            customer.fill("#id_username", "peter")
+            customer.fill("#id_password", "tps-reports-42")
+            customer.click("input[type=submit]")
+            expect(customer.locator("#site-name")).to_contain_text("Initech")
+            page.goto(server.url("localhost", "/admin/tenancy_app/tenant/"))
+            expect(_changelist_row(page, "initech").locator("td.field-status")).to_have_text(
+                "Active"
+            )
 
             # Suspend acme in the public admin: its domain answers 503 at once.
             _run_action(page, server, "acme", "suspend_tenants")

@@ -86,6 +86,8 @@ COMMANDS = [
     "delete_tenant",
     "tenant_command",
     "create_tenant_superuser",
+    "suspend_tenant",
+    "activate_tenant",
 ]
 
 
@@ -104,6 +106,8 @@ def bad_name_calls(name: str) -> list[tuple[tuple[str, ...], dict[str, object]]]
             {},
         ),
         (("delete_tenant", "--schema", name, "--noinput"), {}),
+        (("suspend_tenant", "--schema", name), {}),
+        (("activate_tenant", "--schema", name), {}),
         (
             (
                 "create_tenant_superuser",
@@ -249,6 +253,25 @@ def test_create_tenant_errors(db, make_tenant):
     assert not schema_exists("broken")
     with public_context():
         assert sorted(Tenant.objects.values_list("schema_name", flat=True)) == ["acme"]
+
+
+def test_suspend_and_activate(make_tenant):
+    tenant = make_tenant("acme")
+    assert "Suspended Acme (acme); every process stops serving it within" in run(
+        "suspend_tenant", "--schema", "acme"
+    )
+    assert Tenant.objects.get(pk=tenant.pk).status == TenantStatus.SUSPENDED
+    assert "was already suspended; nothing changed" in run("suspend_tenant", "--schema", "acme")
+    assert "Activated Acme (acme)" in run("activate_tenant", "--schema", "acme")
+    assert Tenant.objects.get(pk=tenant.pk).status == TenantStatus.ACTIVE
+    Tenant.objects.filter(pk=tenant.pk).update(status=TenantStatus.FAILED)
+    with pytest.raises(CommandError, match="not suspended, so it is not activated"):
+        run("activate_tenant", "--schema", "acme")
+    with pytest.raises(CommandError, match="only an active tenant can be suspended"):
+        run("suspend_tenant", "--schema", "acme")
+    assert Tenant.objects.get(pk=tenant.pk).status == TenantStatus.FAILED
+    with pytest.raises(CommandError, match="No tenant with schema 'nosuch'"):
+        run("suspend_tenant", "--schema", "nosuch")
 
 
 def test_delete_tenant_confirmation(make_committed_tenant):

@@ -181,3 +181,35 @@ class TenancyCommand(BaseCommand):
         if not line:
             raise CommandError("Aborted: no answer (end of input).")
         return line.strip()
+
+
+class StatusCommand(TenancyCommand):
+    """A command that moves one tenant to another status (suspend_tenant, activate_tenant)."""
+
+    #: the Python API call (``suspend_tenant``, ``activate_tenant``): returns whether it changed
+    change: Callable[..., bool]
+    #: "Suspended" / "Activated", and what every process then does
+    done: str
+    follows: str
+    #: the status it is in when nothing changed: "suspended" / "active"
+    already: str
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_schema_argument(parser, "Schema name of the tenant.")
+        add_database_argument(parser)
+
+    def validate(self, options: dict[str, Any]) -> None:
+        check_schema_name(options["schema_name"])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = get_tenant(options["schema_name"], using=options["database"])
+        changed = type(self).change(tenant, using=options["database"])
+        if options["verbosity"] < 1:
+            return
+        if changed:
+            seconds = f"{tenancy_settings.REGISTRY_MAX_AGE:g}"
+            self.stdout.write(
+                self.style.SUCCESS(f"{self.done} {tenant}; {self.follows} within {seconds} s.")
+            )
+        else:
+            self.stdout.write(f"{tenant} was already {self.already}; nothing changed.")
