@@ -167,7 +167,7 @@ def _entry(
 def _write(entries: Sequence[AuditEntry], using: str) -> None:
     """Insert ``entries`` in the current transaction, if any (one statement per 1,000).
 
-    Outside a transaction, a shared schema not yet migrated to tenancy_app 0003 (a
+    Outside a transaction, a shared schema not yet migrated to tenancy_app 0004 (a
     ``migrate_schemas --tenants`` run before ``--shared``) records nothing, with a
     warning; inside one, the error is raised (the shared schema must be migrated).
     """

@@ -21,6 +21,28 @@ class InvalidSchemaName(ValidationError):
         )
 
 
+class UnknownTenantType(ValidationError):
+    """A tenant type that ``TENANCY["TENANT_TYPES"]`` does not configure (or any type when
+    it configures none); raised before any SQL."""
+
+    def __init__(self, value: object) -> None:
+        from .conf import tenancy_settings
+
+        self.tenant_type = value
+        types = tenancy_settings.TENANT_TYPES
+        names = ", ".join(repr(name) for name in types)
+        if not types:
+            message = (
+                f"The tenant type {value!r} cannot be used: TENANCY['TENANT_TYPES'] is not "
+                "configured, so tenants have no type."
+            )
+        elif not value:
+            message = f"A tenant needs a type: one of {names} (TENANCY['TENANT_TYPES'])."
+        else:
+            message = f"Unknown tenant type {value!r}: use one of {names}."
+        super().__init__(message, code="unknown_tenant_type")
+
+
 class TenantNotFound(Http404):
     """The request (host, header or path) names no known tenant."""
 
@@ -89,6 +111,11 @@ class CloneNotSupported(TenantError):
             "instead (`manage.py create_tenant --migrate`, or "
             "provision_tenant(..., method='migrate')), and nothing was changed."
         )
+
+
+class MembershipError(TenantError):
+    """A membership change of ``tenancy_app.contrib.users`` breaks a rule: the user is not
+    a member, the owner would leave, a second owner would be made."""
 
 
 class MigrationTargetError(TenantError):

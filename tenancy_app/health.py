@@ -16,7 +16,8 @@ the migration files on disk, and lists every problem it finds:
 ``behind``
     a tenant schema that lacks migrations present on disk;
 ``template_behind``
-    the template schema lacks migrations (new tenants would be migrated on creation);
+    a template schema (one per tenant type) lacks migrations (new tenants would migrate
+    it first);
 ``orphan_domain``
     a domain row whose tenant row does not exist.
 
@@ -45,6 +46,7 @@ from .migrator.status import pending_counts
 from .models import TenantStatus, get_domain_model, get_tenant_model
 from .names import validate_schema_name
 from .schemas import drop_schema
+from .tenant_types import template_schemas
 
 __all__ = [
     "KINDS",
@@ -95,8 +97,9 @@ class HealthReport:
     problems: list[Problem] = field(default_factory=list)
     tenants: int = 0
     schemas: int = 0
-    template_exists: bool = False
-    template_pending: int = 0
+    #: each template schema (one per tenant type), with its missing migrations, or None
+    #: when it does not exist yet (it is made on the first provisioning)
+    templates: dict[str, int | None] = field(default_factory=dict)
     checked_at: datetime.datetime = field(default_factory=timezone.now)
 
     @property
@@ -113,7 +116,10 @@ class HealthReport:
             "checked_at": self.checked_at.isoformat(),
             "tenants": self.tenants,
             "schemas": self.schemas,
-            "template": {"exists": self.template_exists, "pending": self.template_pending},
+            "templates": {
+                name: {"exists": pending is not None, "pending": pending or 0}
+                for name, pending in self.templates.items()
+            },
             "counts": {kind: len(self.of_kind(kind)) for kind in KINDS},
             "problems": [asdict(problem) for problem in self.problems],
         }
@@ -129,6 +135,7 @@ def _not_tenants() -> set[str]:
     return {
         tenancy_settings.PUBLIC_SCHEMA,
         tenancy_settings.TEMPLATE_SCHEMA,
+        *template_schemas(),
         *tenancy_settings.EXTRA_SEARCH_PATH,
         *tenancy_settings.UNMANAGED_SCHEMAS,
     }
@@ -161,12 +168,13 @@ def check_tenants(*, using: str = DEFAULT_DB_ALIAS) -> HealthReport:
             .order_by("domain")
             .values_list("domain", "tenant_id")
         )
-        template = tenancy_settings.TEMPLATE_SCHEMA
+        templates = sorted(template_schemas())
         present = [name for name, _, _ in registry if name in schemas]
-        pending = pending_counts(present + ([template] if template in schemas else []), using=using)
+        pending = pending_counts(
+            present + [name for name in templates if name in schemas], using=using
+        )
     report.tenants, report.schemas = len(registry), len(schemas)
-    report.template_exists = template in schemas
-    report.template_pending = pending.get(template, 0)
+    report.templates = {name: pending.get(name) for name in templates}
 
     for schema_name, status, _ in registry:
         if schema_name not in schemas:
@@ -205,15 +213,16 @@ def check_tenants(*, using: str = DEFAULT_DB_ALIAS) -> HealthReport:
                     "`manage.py migrate_schemas`.",
                 )
             )
-    if report.template_pending:
-        report.problems.append(
-            Problem(
-                "template_behind",
-                template,
-                f"The template schema lacks {report.template_pending} migration(s); run "
-                "`manage.py migrate_schemas` (else each new tenant migrates it first).",
+    for template, missing in report.templates.items():
+        if missing:
+            report.problems.append(
+                Problem(
+                    "template_behind",
+                    template,
+                    f"The template schema lacks {missing} migration(s); run "
+                    "`manage.py migrate_schemas` (else the next new tenant migrates it first).",
+                )
             )
-        )
     registered = {name for name, _, _ in registry}
     for schema_name in sorted(schemas - registered - _not_tenants()):
         report.problems.append(

@@ -18,6 +18,7 @@ from .context import Activation, public_context, tenant_context
 from .exceptions import TenantNotFound, TenantUnavailable
 from .resolvers import BaseResolver, Resolution
 from .resolvers.base import request_host
+from .tenant_types import is_configured, tenant_urlconf
 
 GetResponse = Callable[[HttpRequest], Any]
 
@@ -116,7 +117,8 @@ class TenantMiddleware:
                 request.urlconf = tenancy_settings.PUBLIC_URLCONF
             return public_context()
         tenant = resolution.tenant
-        if not tenant.is_active:
+        if not tenant.is_active or not is_configured(tenant):
+            # (A tenant whose type is not configured has no apps to be served with.)
             return self.unavailable(request, tenant)
         activation = tenant_context(tenant)
         lease = activation.lease
@@ -124,8 +126,9 @@ class TenantMiddleware:
         if refusal is not None:
             return self.refused(request, tenant, refusal)
         request.tenant = tenant  # type: ignore[attr-defined]
-        if tenancy_settings.TENANT_URLCONF:
-            request.urlconf = tenancy_settings.TENANT_URLCONF
+        urlconf = tenant_urlconf(tenant)  # the tenant type's, else TENANT_URLCONF
+        if urlconf:
+            request.urlconf = urlconf
         if resolution.path_prefix:
             return _under_path_prefix(request, resolution.path_prefix, activation)
         return activation

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import tenancy_settings
 from .names import validate_schema_name
+from .tenant_types import tenant_type_choices
 
 
 def validate_tenant_schema_name(value: str) -> None:
@@ -48,6 +49,18 @@ class TenantBase(models.Model):
     name = models.CharField(_("name"), max_length=200)
     status = models.CharField(
         _("status"), max_length=16, choices=TenantStatus.choices, default=TenantStatus.PROVISIONING
+    )
+    type = models.CharField(
+        _("type"),
+        max_length=63,
+        blank=True,
+        default="",
+        db_index=True,
+        choices=tenant_type_choices,
+        help_text=_(
+            "The tenant type (TENANCY['TENANT_TYPES']): its apps and URLconf; fixed once "
+            "created. Empty when the project has no tenant types."
+        ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -41,6 +41,7 @@ from .models import (
 )
 from .schemas import create_schema, drop_schema, rename_schema, schema_exists
 from .template_schema import template_clone_script
+from .tenant_types import validate_tenant_type
 
 Method = Literal["template", "migrate"]
 OnWait = Callable[[float], None]
@@ -103,19 +104,28 @@ def _activate(steps: _Steps, tenant: TenantBase, using: str) -> None:
     tenant.save(using=using, update_fields=["status", "updated_at"])
 
 
+def _tenant_type(tenant_type: str | None, fields: dict[str, Any]) -> str:
+    """The new tenant's type, from ``tenant_type`` or a ``type`` field value (not both)."""
+    given = fields.pop("type", None)
+    if given is not None and tenant_type is not None and given != tenant_type:
+        raise ValueError(f"tenant_type={tenant_type!r} and type={given!r} disagree.")
+    return validate_tenant_type(tenant_type if tenant_type is not None else given)
+
+
 def _validate(schema_name: str, domain: str | None) -> None:
     validate_tenant_schema_name(schema_name)
     if domain is not None:
         validate_host_name(domain)
 
 
-@audited(Action.PROVISION, parameters=("name", "domain", "method"))
+@audited(Action.PROVISION, parameters=("name", "domain", "method", "tenant_type"))
 def provision_tenant(
     *,
     schema_name: str,
     name: str,
     domain: str | None = None,
     method: Method | None = None,
+    tenant_type: str | None = None,
     using: str = DEFAULT_DB_ALIAS,
     **fields: Any,
 ) -> TenantBase:
@@ -123,8 +133,11 @@ def provision_tenant(
 
     ``method`` is ``"template"`` (copy the template schema, the default when
     ``TENANCY["PROVISION_FROM_TEMPLATE"]`` is true) or ``"migrate"`` (run the
-    migrations in the new schema). Raises
-    :class:`~tenancy_app.exceptions.InvalidSchemaName` (before any SQL),
+    migrations in the new schema). With ``TENANCY["TENANT_TYPES"]``, ``tenant_type``
+    names the tenant's type (required): its schema gets that type's apps, copied from
+    that type's template. Raises
+    :class:`~tenancy_app.exceptions.InvalidSchemaName` and
+    :class:`~tenancy_app.exceptions.UnknownTenantType` (before any SQL),
     :class:`~tenancy_app.exceptions.TenantAlreadyExists`,
     :class:`~tenancy_app.exceptions.SchemaAlreadyExists`,
     :class:`~tenancy_app.exceptions.CloneNotSupported` (the template holds objects a
@@ -135,6 +148,7 @@ def provision_tenant(
         method = "template" if tenancy_settings.PROVISION_FROM_TEMPLATE else "migrate"
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
+    tenant_type = _tenant_type(tenant_type, fields)
     _validate(schema_name, domain)
     with (
         _creating(schema_name, domain) as steps,
@@ -144,21 +158,21 @@ def provision_tenant(
         script = None
         if method == "template":
             steps.current = "preparing the template schema"
-            script = template_clone_script(using=using)
+            script = template_clone_script(tenant_type=tenant_type, using=using)
         tenant = _register(
             steps,
             schema_name=schema_name,
             name=name,
             domain=domain,
             using=using,
-            fields=fields,
+            fields={**fields, "type": tenant_type},
         )
         if script is not None:
             steps.current = "copying the template schema"
             run_clone_script(script, schema_name, using=using)
         else:
             steps.current = "migrating the schema"
-            migrate_schema(schema_name, using=using)
+            migrate_schema(schema_name, using=using, tenant=tenant)
         _activate(steps, tenant, using)
     return tenant
 
@@ -176,10 +190,16 @@ def clone_tenant(
     """Create an active tenant whose schema is a copy of ``source``'s: tables and rows.
 
     The source tables are locked against writes (SHARE) while they are copied, so the
-    copy is consistent; sequences continue where the source's are. Raises what
+    copy is consistent; sequences continue where the source's are. The copy has the
+    source's tenant type (its tables are that type's). Raises what
     :func:`provision_tenant` raises, and
     :class:`~tenancy_app.exceptions.SchemaNotFound` when the source has no schema.
     """
+    if fields.get("type", source.type) != source.type:
+        raise ValueError(
+            f"A copy of {source} has its type {source.type!r}, not {fields['type']!r}."
+        )
+    fields = {**fields, "type": validate_tenant_type(source.type)}
     _validate(schema_name, domain)
     source_schema = source.schema_name
     validate_tenant_schema_name(source_schema)

@@ -39,6 +39,7 @@ TENANCY: dict[str, Any] = {
         "django.contrib.sessions",
         "django.contrib.messages",
         "tenancy_app.apps.TenancyAdminConfig",
+        "tests.scoped",
     ],
     "TENANT_APPS": [
         "django.contrib.contenttypes",
@@ -48,6 +49,7 @@ TENANCY: dict[str, Any] = {
         "tenancy_app.apps.TenancyAdminConfig",
         "tests.notes",
         "tests.inventory",
+        "tests.scoped",
     ],
     "PUBLIC_DOMAINS": ["public.test", "testserver"],
     "PUBLIC_URLCONF": "tests.urls_public",

@@ -66,7 +66,12 @@ def test_each_lifecycle_operation_writes_one_entry(db):
     ]
     first, cloned, *_, renamed, deleted = entries()
     assert first.tenant_key == str(acme.pk)
-    assert first.parameters == {"name": "Acme", "domain": "acme.test", "method": None}
+    assert first.parameters == {
+        "name": "Acme",
+        "domain": "acme.test",
+        "method": None,
+        "tenant_type": None,
+    }
     assert cloned.parameters == {"source": "acme", "name": "Copy", "domain": None}
     assert renamed.parameters == {"new_schema_name": "acme_two"}
     assert deleted.parameters == {"drop": True}

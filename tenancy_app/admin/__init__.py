@@ -14,7 +14,7 @@ from ..admin_site import PlacementAdminMixin
 from ..models import AuditEntry, get_domain_model, get_tenant_model
 from .audit import AuditedAdminMixin, AuditEntryAdmin
 from .domains import DomainAdmin
-from .filters import MigrationStateFilter
+from .filters import MigrationStateFilter, TenantTypeFilter
 from .tenants import DomainInline, TenantAdmin
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "MigrationStateFilter",
     "PlacementAdminMixin",
     "TenantAdmin",
+    "TenantTypeFilter",
 ]
 
 admin.site.register(get_tenant_model(), TenantAdmin)

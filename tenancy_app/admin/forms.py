@@ -28,6 +28,11 @@ class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text=_("Host name the tenant is served at, e.g. acme.example.com."),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "type" in self.fields:  # with tenant types: every tenant has one
+            self.fields["type"].required = True
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned: dict[str, Any] = self.cleaned_data

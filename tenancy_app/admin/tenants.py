@@ -27,9 +27,10 @@ from ..migrator import migrate_schemas
 from ..migrator.lock import exclusive_run
 from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain_model
 from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
+from ..tenant_types import is_typed
 from . import queries
 from .audit import AuditedAdminMixin
-from .filters import MigrationStateFilter
+from .filters import MigrationStateFilter, TenantTypeFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
 
 MIGRATION_STATE_LABELS = {
@@ -70,6 +71,18 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return queries.with_list_columns(super().get_queryset(request))
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = list(super().get_list_display(request))
+        if is_typed() and "type" not in columns:
+            columns.insert(columns.index("status") + 1 if "status" in columns else 1, "type")
+        return columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        if is_typed() and TenantTypeFilter not in filters:
+            filters.insert(0, TenantTypeFilter)
+        return filters
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         from .changelist import TenantChangeList
@@ -115,17 +128,21 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        exclude = [*(super().get_exclude(request, obj) or ())]
         if obj is None:  # provisioning decides the status
-            return [*(super().get_exclude(request, obj) or ()), "status"]
-        return super().get_exclude(request, obj)
+            exclude.append("status")
+        if not is_typed():
+            exclude.append("type")
+        return exclude
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return super().get_readonly_fields(request, obj)
-        # The schema name is fixed once the schema exists.
+        # The schema name and the type (the schema's tables) are fixed once it exists.
         return [
             *super().get_readonly_fields(request, obj),
             "schema_name",
+            *(["type"] if is_typed() else []),
             *self.schema_fields,
             *self.date_fields,
         ]
@@ -201,13 +218,14 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
         extra = {
             name: value
             for name, value in form.cleaned_data.items()
-            if name not in ("schema_name", "name", "domain")
+            if name not in ("schema_name", "name", "domain", "type")
             and name in {field.name for field in obj._meta.concrete_fields}
         }
         tenant = provision_tenant(
             schema_name=obj.schema_name,
             name=obj.name,
             domain=form.cleaned_data["domain"],
+            tenant_type=form.cleaned_data.get("type") or "",
             **extra,
         )
         obj.pk = tenant.pk

@@ -47,6 +47,7 @@ from ..models import (
     validate_tenant_schema_name,
 )
 from ..schemas import create_schema, drop_schema, rename_schema, schema_exists
+from ..tenant_types import validate_tenant_type
 from .dump import FORMAT
 from .frames import FrameReader
 
@@ -117,13 +118,8 @@ def _restoring(schema_name: str) -> Iterator[_Step]:
         raise ProvisioningError(schema_name, step.current, exc) from exc
 
 
-def _register(
-    header: dict[str, Any],
-    schema_name: str,
-    name: str | None,
-    domains: Sequence[str] | None,
-    using: str,
-) -> TenantBase:
+def _new_tenant(header: dict[str, Any], schema_name: str, name: str | None) -> TenantBase:
+    """The tenant to register, with the dumped fields (not saved)."""
     entry = header["tenant"]
     model = get_tenant_model()
     tenant = model(schema_name=schema_name, name=name or entry["name"])
@@ -133,19 +129,24 @@ def _register(
         field = by_attname.get(attname)
         if field is not None and not field.primary_key:
             setattr(tenant, attname, None if value is None else field.to_python(value))
+    tenant.type = validate_tenant_type(getattr(tenant, "type", "") or None)
+    return tenant
+
+
+def _add_domains(
+    tenant: TenantBase, header: dict[str, Any], domains: Sequence[str] | None, using: str
+) -> None:
+    rows: list[dict[str, Any]] = (
+        [{"domain": domain, "is_primary": index == 0} for index, domain in enumerate(domains)]
+        if domains is not None
+        else header["tenant"].get("domains") or []
+    )
+    domain_model: Any = get_domain_model()
     with transaction.atomic(using=using):
-        tenant.save(using=using)
-        rows: list[dict[str, Any]] = (
-            [{"domain": domain, "is_primary": index == 0} for index, domain in enumerate(domains)]
-            if domains is not None
-            else entry.get("domains") or []
-        )
-        domain_model: Any = get_domain_model()
         for row in rows:
             domain_model(tenant=tenant, domain=row["domain"], is_primary=row["is_primary"]).save(
                 using=using
             )
-    return tenant
 
 
 def _load_tables(
@@ -245,6 +246,9 @@ def restore_tenant(
     the restore waits ``TENANCY["REGISTRY_MAX_AGE"]`` and the tenant is unavailable
     (503) until it commits.
 
+    The tenant keeps its dumped type, which must be one the project configures
+    (:class:`~tenancy_app.exceptions.UnknownTenantType` otherwise, before any SQL).
+
     Raises :class:`~tenancy_app.exceptions.InvalidSchemaName` (before anything),
     :class:`~tenancy_app.exceptions.InvalidDumpFile`,
     :class:`~tenancy_app.exceptions.DumpAheadOfCode`,
@@ -266,10 +270,10 @@ def restore_tenant(
         "replace": replace,
         "migrations_run": len(migrations.missing),
     }
-    model = get_tenant_model()
     # Under --replace the name is fenced: nothing may run in a schema of that name (this
     # process included) until the restore commits, so the rows go to a passing name.
     build = f"tenancy_restore_{secrets.token_hex(6)}" if replace else schema_name
+    tenant = _new_tenant(header, build, name)  # refuses a type not configured, before SQL
     source = header["schema_name"]
     with (
         operation(Action.RESTORE, schema_name, parameters, using=using) as op,
@@ -278,11 +282,13 @@ def restore_tenant(
         fence([schema_name] if replace else [], using=using, on_wait=on_wait),
         transaction.atomic(using=using),
     ):
-        if replace:
-            old = _replaced(model, schema_name, using)
-        else:
-            step.current = "registering the tenant"
-            tenant = _register(header, schema_name, name, domains, using)
+        old = _replaced(get_tenant_model(), schema_name, using) if replace else None
+        step.current = "registering the tenant"
+        with transaction.atomic(using=using):
+            tenant.save(using=using)
+        op.set_tenant(tenant)
+        if not replace:
+            _add_domains(tenant, header, domains, using)
         step.current = "creating the schema"
         create_schema(build, using=using)
         step.current = "creating the tables"
@@ -300,7 +306,7 @@ def restore_tenant(
             with connections[using].cursor() as cursor:
                 # Migrations alter tables: no deferred check may be pending on them.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            migrate_schema(build, using=using)
+            migrate_schema(build, using=using, tenant=tenant)  # the router needs its type
         if replace:
             step.current = "replacing the tenant"
             if old is not None:
@@ -308,9 +314,9 @@ def restore_tenant(
                 old.delete(using=using)
                 drop_schema(schema_name, using=using)
             rename_schema(build, schema_name, using=using)
+            tenant.schema_name = schema_name
             step.current = "registering the tenant"
-            tenant = _register(header, schema_name, name, domains, using)
-        op.set_tenant(tenant)
+            _add_domains(tenant, header, domains, using)
         step.current = "activating the tenant"
         dumped = header["tenant"].get("status")
         tenant.status = (
@@ -318,7 +324,7 @@ def restore_tenant(
             if dumped in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
             else TenantStatus.ACTIVE
         )
-        tenant.save(using=using, update_fields=["status", "updated_at"])
+        tenant.save(using=using, update_fields=["schema_name", "status", "updated_at"])
     return tenant
 
 

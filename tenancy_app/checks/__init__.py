@@ -1,13 +1,16 @@
 """System checks for tenancy_app; every id is documented in docs/checks.rst.
 
-Importing this package registers the checks (``TenancyConfig.ready()`` does). None of
-them needs the database: they read settings, import dotted paths and look at the app
-registry, so ``manage.py check`` runs them without a connection.
+Importing this package registers the checks (``TenancyConfig.ready()`` does). Only
+tenancy.W162 needs the database (``check --database``; migrate and migrate_schemas run
+it); the others read settings, import dotted paths and look at the app registry, so
+``manage.py check`` runs them without a connection.
 
-    installation  tenancy.E001-E003, E027, W001  engine, router, middleware, admin
+    installation  tenancy.E001-E003, E027, W001, E170  engine and its base, router, middleware,
+                  admin
     placement     tenancy.E004-E010, W002  which apps live where; the registry models
     values        tenancy.E011-E019, E024-E026, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
+    types         tenancy.E161-E165, W161-W162  TENANT_TYPES and the registered tenants' types
     operations    tenancy.E121  the audit trail's retention
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from .installation import (
     check_admin_site,
+    check_base_backend,
     check_database_engines,
     check_middleware,
     check_router,
@@ -34,6 +38,12 @@ from .placement import (
     check_registry_models,
     check_tenancy_app_shared,
 )
+from .types import (
+    check_tenant_types,
+    check_tenants_types_configured,
+    check_type_apps,
+    check_type_urlconfs,
+)
 from .values import (
     check_limits,
     check_lookup_cache_alias,
@@ -52,6 +62,7 @@ __all__ = [
     "check_apps_placed",
     "check_audit_retention",
     "check_auth_content_types",
+    "check_base_backend",
     "check_caches",
     "check_database_engines",
     "check_limits",
@@ -66,6 +77,10 @@ __all__ = [
     "check_sessions",
     "check_shared_relations",
     "check_tenancy_app_shared",
+    "check_tenant_types",
+    "check_tenants_types_configured",
+    "check_type_apps",
+    "check_type_urlconfs",
     "check_unknown_keys",
     "check_urlconfs",
     "check_views",

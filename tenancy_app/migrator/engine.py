@@ -24,6 +24,7 @@ from ..audit import record_migrations
 from ..conf import tenancy_settings
 from ..context import schema_context
 from ..exceptions import describe_error
+from ..tenant_types import is_typed, read_schema_types, template_schemas
 from .applied import SchemaState, read_applied
 from .loader import MigrationSet, Target
 from .planning import GroupPlan, plan_groups
@@ -58,8 +59,12 @@ class MigrationRun:
         self.migrations.check_conflicts()
         self.targets: list[Target] = self.migrations.targets(app_label, migration_name)
         self.states: dict[str, SchemaState] = read_applied(self.schemas, using=using)
+        #: with tenant types, each schema's type (public and unregistered ones left out)
+        self.types: dict[str, str] = (
+            read_schema_types(self.schemas, using=using) if is_typed() else {}
+        )
         self.group_of: dict[str, GroupPlan] = plan_groups(
-            self.migrations, self.states, self.targets, self.schemas
+            self.migrations, self.states, self.targets, self.schemas, self.types
         )
 
     @property
@@ -85,6 +90,9 @@ class MigrationRun:
             return SchemaResult(
                 name, Outcome.FAILED, now, now, error=f"The schema {name!r} does not exist."
             )
+        unknown_type = self._unknown_type(name)
+        if unknown_type is not None:
+            return SchemaResult(name, Outcome.FAILED, now, now, error=unknown_type)
         group = self.group_of[name]
         if group.error is not None:
             return SchemaResult(name, Outcome.FAILED, now, now, error=group.error)
@@ -93,6 +101,26 @@ class MigrationRun:
         if check:
             return SchemaResult(
                 name, Outcome.PENDING, now, now, ran=tuple(group.labels), pending=len(group.plan)
+            )
+        return None
+
+    def _unknown_type(self, name: str) -> str | None:
+        """Why a schema cannot be migrated for its type (with tenant types), else None.
+
+        The router gives a schema of an unconfigured type no app: migrating it would
+        record every migration as applied while creating nothing.
+        """
+        if not is_typed() or name == tenancy_settings.PUBLIC_SCHEMA:
+            return None
+        tenant_type = self.types.get(name)
+        if tenant_type is None:
+            return f"The schema {name!r} belongs to no tenant, so it has no tenant type."
+        if tenant_type not in tenancy_settings.TENANT_TYPES:
+            return (
+                f"The tenant type {tenant_type!r} of {name!r} is not in "
+                "TENANCY['TENANT_TYPES']: configure it, or change the tenant's type."
+                if tenant_type
+                else f"The tenant {name!r} has no type; TENANCY['TENANT_TYPES'] needs one."
             )
         return None
 
@@ -125,7 +153,7 @@ class MigrationRun:
             on_result(position[name], result)
 
         public = tenancy_settings.PUBLIC_SCHEMA
-        template = tenancy_settings.TEMPLATE_SCHEMA
+        templates = template_schemas()
         public_failed = False
         if public in position:
             result = self._settled(public, check=False) or self._migrate_public(
@@ -160,8 +188,8 @@ class MigrationRun:
         self._pre_migrate(work, verbosity, stdout)
         settings = RunSettings(using=self.using, fake=fake, verbosity=verbosity)
         workers = jobs or default_jobs()
-        first = [job for job in work if job.schema_name == template]
-        for batch in (first, [job for job in work if job.schema_name != template]):
+        first = [job for job in work if job.schema_name in templates]
+        for batch in (first, [job for job in work if job.schema_name not in templates]):
             run_jobs(
                 batch,
                 settings,

@@ -15,7 +15,7 @@ import contextlib
 import functools
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from django.db import NotSupportedError
@@ -26,6 +26,7 @@ from psycopg.pq import TransactionStatus
 from ...conf import tenancy_settings
 from ...context import get_active_schema
 from ...leases import renew
+from .base_backend import over_base_backend
 from .introspection import DatabaseIntrospection
 from .scopes import SCOPES, Plan
 from .session import SessionSearchPath
@@ -265,3 +266,8 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             if self.pool:
                 connection.close()  # the pool discards a closed connection
             self.close()
+
+
+if not TYPE_CHECKING:
+    # Over TENANCY["BASE_BACKEND"] (e.g. PostGIS) when the project names one.
+    DatabaseWrapper = over_base_backend(DatabaseWrapper)

@@ -81,12 +81,13 @@ class Command(TenancyCommand):
             )
 
     def _table(self, report: HealthReport) -> None:
-        template = (
-            f"template: {report.template_pending} migration(s) pending"
-            if report.template_exists
-            else "template: not created yet"
+        templates = ", ".join(
+            f"{name} " + ("not created yet" if missing is None else f"{missing} pending")
+            for name, missing in report.templates.items()
         )
-        self.stdout.write(f"{report.tenants} tenants, {report.schemas} schemas; {template}.")
+        self.stdout.write(
+            f"{report.tenants} tenants, {report.schemas} schemas; template {templates}."
+        )
         if report.ok:
             self.stdout.write(self.style.SUCCESS("No problems found."))
             return

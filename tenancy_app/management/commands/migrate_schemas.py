@@ -17,6 +17,7 @@ from django.db import connections
 from ...conf import tenancy_settings
 from ...context import public_context
 from ...exceptions import describe_error
+from ...migration_scopes import scope_of
 from ...migrator import MigrationRun, SchemaResult, migrate_schema
 from ...migrator.lock import exclusive_run
 from ...migrator.planning import GroupPlan
@@ -24,7 +25,9 @@ from ...migrator.progress import Bar, Lines, Progress, Silent, summary_lines
 from ...migrator.results import Outcome, record_results
 from ...migrator.workers import default_jobs
 from ...models import get_tenant_model
+from ...routers import app_labels
 from ...schemas import schema_exists
+from ...tenant_types import app_entries_of_type, template_schemas, validate_tenant_type
 from ..base import (
     TenancyCommand,
     check_schema_name,
@@ -38,6 +41,7 @@ _OWN_OPTIONS = frozenset(
         "schemas",
         "shared",
         "tenants",
+        "types",
         "jobs",
         "app_label",
         "migration_name",
@@ -73,8 +77,9 @@ def _has_registry(using: str) -> bool:
 
 class Command(TenancyCommand):
     help = (
-        "Migrate the shared (public) schema first, then the template schema if it exists, "
-        "then every tenant schema of the registry. Schemas already up to date are skipped "
+        "Migrate the shared (public) schema first, then the template schema if it exists "
+        "(one per tenant type, with TENANCY['TENANT_TYPES']), then every tenant schema of "
+        "the registry. Schemas already up to date are skipped "
         "without work; the others run in parallel workers (--jobs), one transaction per "
         "schema, so a failing schema is rolled back and does not stop the others. Takes "
         "migrate's arguments, so `migrate_schemas notes zero` unapplies the notes app "
@@ -108,6 +113,16 @@ class Command(TenancyCommand):
             action="store_true",
             help="Migrate only the template schema (if it exists) and the tenant schemas.",
         )
+        which.add_argument(
+            "--type",
+            action="append",
+            dest="types",
+            metavar="TYPE",
+            help=(
+                "Migrate only the template schema and the tenants of this tenant type "
+                "(TENANCY['TENANT_TYPES']). Repeat for several types."
+            ),
+        )
         parser.add_argument(
             "--jobs",
             "-j",
@@ -137,6 +152,8 @@ class Command(TenancyCommand):
         allow = tenancy_settings.RESERVED_SCHEMAS
         for name in options["schemas"] or ():
             check_schema_name(name, allow=allow)
+        for tenant_type in options["types"] or ():
+            validate_tenant_type(tenant_type)
         if options["jobs"] is not None and options["jobs"] < 1:
             raise CommandError("--jobs must be at least 1.")
         if options["app_label"]:
@@ -152,7 +169,11 @@ class Command(TenancyCommand):
         using: str = options["database"]
         requested: list[str] = list(dict.fromkeys(options["schemas"] or ()))
         schemas = self._schemas(
-            requested, shared=options["shared"], tenants=options["tenants"], using=using
+            requested,
+            shared=options["shared"],
+            tenants=options["tenants"],
+            types=options["types"],
+            using=using,
         )
         if options["plan"] or options["check_unapplied"]:
             self._report(schemas, options)  # reads only: no lock
@@ -220,10 +241,20 @@ class Command(TenancyCommand):
                 write(f"  Cannot plan: {group.error}", self.style.WARNING)
             elif not group.has_work:
                 write("  No planned migration operations.")
+            apps = app_labels(app_entries_of_type(group.tenant_type)) if group.tenant_type else None
             for migration, backwards in group.plan:
+                if apps is not None and migration.app_label not in apps:
+                    write(
+                        f"  {migration} (recorded only: not an app of type {group.tenant_type})",
+                        self.style.MIGRATE_HEADING,
+                    )
+                    continue
                 write(f"  {migration}", self.style.MIGRATE_HEADING)
                 for operation in migration.operations:
                     message, is_error = MigrateCommand.describe_operation(operation, backwards)
+                    scope = scope_of(operation)
+                    if scope is not None:
+                        message += f" (only in {scope.describe()})"
                     write("    " + message, self.style.WARNING if is_error else None)
             for app_label, name in group.record_squashed:
                 write(f"  Record squashed migration {app_label}.{name} as applied")
@@ -235,7 +266,8 @@ class Command(TenancyCommand):
         if len(names) < count:
             shown += f", ... {count - len(names)} more"
         noun = "schema" if count == 1 else "schemas"
-        return f"{count} {noun} ({shown}):"
+        kind = f"type {group.tenant_type}: " if group.tenant_type else ""
+        return f"{kind}{count} {noun} ({shown}):"
 
     def _summarize(self, results: list[SchemaResult], verbosity: int, *, check: bool) -> None:
         total = len(results)
@@ -325,11 +357,17 @@ class Command(TenancyCommand):
         self.stdout.write(self.style.SUCCESS(f"Migrated {total} of {total} schemas; none failed."))
 
     def _schemas(
-        self, requested: list[str], *, shared: bool, tenants: bool, using: str
+        self,
+        requested: list[str],
+        *,
+        shared: bool,
+        tenants: bool,
+        types: list[str] | None,
+        using: str,
     ) -> list[str]:
-        """The schemas to migrate, in order: public, template, tenants by schema name."""
+        """The schemas to migrate, in order: public, templates, tenants by schema name."""
         public = tenancy_settings.PUBLIC_SCHEMA
-        template = tenancy_settings.TEMPLATE_SCHEMA
+        templates = template_schemas()
         with public_context():
             # On a fresh database the registry table appears only once the public
             # schema is migrated; until then there are no tenants to migrate.
@@ -346,7 +384,7 @@ class Command(TenancyCommand):
                     for name in requested
                     if name not in known
                     and name != public
-                    and not (name == template and schema_exists(template, using=using))
+                    and not (name in templates and schema_exists(name, using=using))
                 ]
                 if unknown:
                     raise CommandError(
@@ -354,15 +392,18 @@ class Command(TenancyCommand):
                         + ", ".join(repr(name) for name in unknown)
                         + ". Run `manage.py list_tenants` to see the tenants."
                     )
-                first = [name for name in (public, template) if name in requested]
+                first = [name for name in (public, *templates) if name in requested]
                 rest = sorted(name for name in requested if name not in first)
                 return first + rest
-            schemas = [] if tenants else [public]
+            schemas = [] if tenants or types else [public]
             if shared:
                 return schemas
-            if schema_exists(template, using=using):
-                schemas.append(template)
+            for template, tenant_type in templates.items():
+                if (not types or tenant_type in types) and schema_exists(template, using=using):
+                    schemas.append(template)
             if has_registry:
+                if types:
+                    registry = registry.filter(type__in=types)
                 schemas.extend(
                     registry.order_by("schema_name").values_list("schema_name", flat=True)
                 )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenancy_app', '0002_schemamigrationresult'),
+        ('tenancy_app', '0003_tenant_type'),
     ]
 
     operations = [
