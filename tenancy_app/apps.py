@@ -15,9 +15,11 @@ class TenancyConfig(AppConfig):
         # Registers system checks and cache invalidation; runs no SQL.
         from django.apps import apps
 
-        from . import checks, contenttypes, lookup  # noqa: F401
+        from . import checks, contenttypes, lookup, models, signals, storage  # noqa: F401
 
         lookup.connect_invalidation()
+        signals.connect_status_tracking(models.get_tenant_model())
+        storage.connect_file_lifecycle()
         if apps.is_installed("django.contrib.contenttypes"):
             contenttypes.install()
 

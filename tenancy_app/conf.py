@@ -161,6 +161,9 @@ class TenancySettings:
     SEARCH_PATH_SCOPE = Setting(
         "session", str, "'session' (default) or 'transaction' (PgBouncer transaction pooling)."
     )
+    TASK_UNAVAILABLE_TENANT = Setting(
+        "fail", str, "A Celery task whose tenant is gone or not active: 'fail' or 'skip'."
+    )
 
     def raw(self, name: str) -> Any:
         """The value of key ``name`` as the project wrote it (or its default), read now.

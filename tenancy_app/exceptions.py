@@ -146,6 +146,23 @@ def describe_error(exc: BaseException) -> str:
     return " ".join(message.split())
 
 
+class TaskRefused(TenantUnavailable):
+    """A Celery task was not run: as it started, its tenant was unknown, gone, another
+    tenant under the same schema name, or not active. It never runs in public instead.
+
+    Its ``args`` are its constructor's, so that Celery's result backends rebuild it in
+    the process that waits for the result.
+    """
+
+    def __init__(self, schema_name: str, reason: str, gone: bool = False) -> None:
+        super().__init__(schema_name, reason, gone=gone)
+        self.message = str(self)
+        self.args = (schema_name, reason, gone)
+
+    def __str__(self) -> str:
+        return getattr(self, "message", None) or super().__str__()
+
+
 class InvalidDumpFile(TenantError):
     """A file given to restore_tenant is not a tenant dump, or is corrupt or truncated.
 

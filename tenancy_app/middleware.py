@@ -18,6 +18,7 @@ from .context import Activation, public_context, tenant_context
 from .exceptions import TenantNotFound, TenantUnavailable
 from .resolvers import BaseResolver, Resolution
 from .resolvers.base import request_host
+from .signals import tenant_activated
 from .tenant_types import is_configured, tenant_urlconf
 
 GetResponse = Callable[[HttpRequest], Any]
@@ -39,6 +40,10 @@ def _under_path_prefix(request: HttpRequest, prefix: str, activation: Activation
             yield
     finally:
         set_script_prefix(outer)
+
+
+def _activation(request: HttpRequest) -> dict[str, Any]:
+    return {"request": request, "tenant": getattr(request, "tenant", None)}
 
 
 class TenantMiddleware:
@@ -72,6 +77,8 @@ class TenantMiddleware:
         if isinstance(serving, HttpResponseBase):
             return serving
         with serving:
+            if tenant_activated.receivers:  # nobody listening costs this test only
+                tenant_activated.send(type(self), **_activation(request))
             return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -89,6 +96,8 @@ class TenantMiddleware:
         if isinstance(serving, HttpResponseBase):
             return serving
         with serving:
+            if tenant_activated.receivers:
+                await tenant_activated.asend(type(self), **_activation(request))
             response: Awaitable[HttpResponseBase] = self.get_response(request)
             return await response
 

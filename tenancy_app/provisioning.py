@@ -40,6 +40,7 @@ from .models import (
     validate_tenant_schema_name,
 )
 from .schemas import create_schema, drop_schema, rename_schema, schema_exists
+from .signals import send_on_commit, tenant_deleted, tenant_provisioned, tenant_renamed
 from .template_schema import template_clone_script
 from .tenant_types import validate_tenant_type
 
@@ -174,6 +175,7 @@ def provision_tenant(
             steps.current = "migrating the schema"
             migrate_schema(schema_name, using=using, tenant=tenant)
         _activate(steps, tenant, using)
+        send_on_commit(tenant_provisioned, type(tenant), using=using, tenant=tenant, method=method)
     return tenant
 
 
@@ -231,6 +233,7 @@ def clone_tenant(
             render_clone_script(catalog, statements, using=using), schema_name, using=using
         )
         _activate(steps, tenant, using)
+        send_on_commit(tenant_provisioned, type(tenant), using=using, tenant=tenant, method="clone")
     return tenant
 
 
@@ -276,6 +279,10 @@ def rename_tenant(
                     current.save(using=using, update_fields=["schema_name", "updated_at"])
             except IntegrityError as exc:
                 raise _taken(new_schema_name) from exc
+            send_on_commit(
+                tenant_renamed, model, using=using, tenant=current,
+                old_schema_name=old, new_schema_name=new_schema_name,
+            )  # fmt: skip
     tenant.schema_name = new_schema_name
     tenant.updated_at = current.updated_at
     return tenant
@@ -397,3 +404,7 @@ def delete_tenants(
                 tenant.delete(using=using)
                 if drop and schema_name != public:
                     drop_schema(schema_name, using=using, missing_ok=True)
+                send_on_commit(
+                    tenant_deleted, type(tenant), using=using, tenant=tenant,
+                    schema_name=schema_name, dropped=drop,
+                )  # fmt: skip

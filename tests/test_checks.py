@@ -148,6 +148,7 @@ CASES: list[tuple[str, Check, dict[str, Any]]] = [
     ("tenancy.E026", checks.check_limits, tenancy(REGISTRY_MAX_AGE=0)),
     ("tenancy.W006", checks.check_search_path_scope, tenancy(SEARCH_PATH_SCOPE="transaction")),
     ("tenancy.E025", checks.check_lookup_cache_alias, tenancy(LOOKUP_CACHE_ALIAS="redis")),
+    ("tenancy.E101", checks.check_task_unavailable_tenant, tenancy(TASK_UNAVAILABLE_TENANT="drop")),
     ("tenancy.E004", checks.check_app_lists, tenancy(UNMANAGED_SCHEMAS="reports")),
     ("tenancy.E121", checks.check_audit_retention, tenancy(AUDIT_RETENTION_DAYS=0)),
     ("tenancy.E121", checks.check_audit_retention, tenancy(AUDIT_RETENTION_DAYS="30")),

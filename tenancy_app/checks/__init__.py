@@ -11,7 +11,8 @@ it); the others read settings, import dotted paths and look at the app registry,
     values        tenancy.E011-E019, E024-E026, W003, W006  the values in settings.TENANCY
     isolation     tenancy.E020-E023, W004-W005  settings that would let tenants see each other
     types         tenancy.E161-E165, W161-W162  TENANT_TYPES and the registered tenants' types
-    operations    tenancy.E121  the audit trail's retention
+    integrations  tenancy.E101                  settings of the optional integrations
+    operations    tenancy.E121                  the audit trail's retention
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .installation import (
     check_middleware,
     check_router,
 )
+from .integrations import check_task_unavailable_tenant
 from .isolation import (
     check_admin,
     check_auth_content_types,
@@ -76,6 +78,7 @@ __all__ = [
     "check_session_cookie_domain",
     "check_sessions",
     "check_shared_relations",
+    "check_task_unavailable_tenant",
     "check_tenancy_app_shared",
     "check_tenant_types",
     "check_tenants_types_configured",

@@ -24,6 +24,7 @@ from ..audit import record_migrations
 from ..conf import tenancy_settings
 from ..context import schema_context
 from ..exceptions import describe_error
+from ..signals import schema_migrated, send_robust
 from ..tenant_types import is_typed, read_schema_types, template_schemas
 from .applied import SchemaState, read_applied
 from .loader import MigrationSet, Target
@@ -151,6 +152,10 @@ class MigrationRun:
         def done(name: str, result: SchemaResult) -> None:
             by_name[name] = result
             on_result(position[name], result)
+            if schema_migrated.receivers:
+                send_robust(
+                    schema_migrated, MigrationRun, schema_name=name, result=result, using=self.using
+                )
 
         public = tenancy_settings.PUBLIC_SCHEMA
         templates = template_schemas()
