@@ -60,13 +60,18 @@ class TenantUnavailable(TenantError):
     404 then, else 503.
     """
 
-    def __init__(self, schema_name: str, reason: str, *, gone: bool) -> None:
+    def __init__(self, schema_name: str, reason: str, gone: bool = False) -> None:
         self.schema_name = schema_name
         self.reason = reason
         self.gone = gone
-        super().__init__(
-            f"The schema {schema_name!r} cannot be used now: {reason}. Nothing ran in it "
-            "(nor in any other schema in its place)."
+        # args are the constructor's, so that pickle (and Celery's result backends)
+        # rebuild it in another process.
+        super().__init__(schema_name, reason, gone)
+
+    def __str__(self) -> str:
+        return (
+            f"The schema {self.schema_name!r} cannot be used now: {self.reason}. Nothing ran "
+            "in it (nor in any other schema in its place)."
         )
 
 
@@ -150,17 +155,9 @@ class TaskRefused(TenantUnavailable):
     """A Celery task was not run: as it started, its tenant was unknown, gone, another
     tenant under the same schema name, or not active. It never runs in public instead.
 
-    Its ``args`` are its constructor's, so that Celery's result backends rebuild it in
-    the process that waits for the result.
+    Like every TenantUnavailable it pickles, so Celery's result backends rebuild it in the
+    process that waits for the result.
     """
-
-    def __init__(self, schema_name: str, reason: str, gone: bool = False) -> None:
-        super().__init__(schema_name, reason, gone=gone)
-        self.message = str(self)
-        self.args = (schema_name, reason, gone)
-
-    def __str__(self) -> str:
-        return getattr(self, "message", None) or super().__str__()
 
 
 class InvalidDumpFile(TenantError):
