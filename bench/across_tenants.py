@@ -164,6 +164,7 @@ def main() -> None:
         }
         statements = {}
         for name, run in cases.items():
+            run()  # the session's search_path as the case leaves it (a SET is not counted)
             with CaptureQueriesContext(connection) as queries:
                 run()
             statements[name] = len(queries)
