@@ -15,7 +15,9 @@ as an operator runs it:
   next to the original (registry rows, checksum and all);
 - for reference, both dumps at the default level of ``pg_dump -Fc`` (gzip 6):
   ``pg_dump -n -Fc`` against ``dump_tenant --compress 6``;
-- ``manage.py dump_tenant --help``: what starting Python and Django costs each command.
+- ``manage.py dump_tenant --help``: what starting Python and Django costs each command;
+- ``dump_tenant()`` and ``restore_tenant()`` called in the bench's own process (Python
+  and Django started already), against the same baselines.
 
 Printed: wall time and its ratio to the baseline, the peak resident memory of the
 process (``wait4``'s ``ru_maxrss``), the file size. With several --rows values the
@@ -184,12 +186,50 @@ def run(server: dict[str, Any], rows: int, repeat: int, folder: Path) -> dict[st
         ),
     }  # fmt: skip
     results: dict[str, list[tuple[float, int]]] = {name: [] for name in cases}
+    inside = folder / "inside.dump"
+    results["dump_tenant() in process"] = []
+    results["restore_tenant() in process"] = []
     for _ in range(repeat):
         clean_restored(server)
         for name, (command, env) in cases.items():
             results[name].append(measured(command, env))
+        clean_restored(server)
+        results["dump_tenant() in process"].append((in_process(server, "dump", inside), 0))
+        results["restore_tenant() in process"].append((in_process(server, "restore", inside), 0))
     clean_restored(server)
+    from django.db import connections
+
+    connections.close_all()
     return {"rows": rows, "size": size, "results": results, "files": files}
+
+
+def in_process(server: dict[str, Any], kind: str, path: Path) -> float:
+    """Seconds of one dump_tenant() or restore_tenant() call in this process (Python and
+    Django already started): what the commands cost without starting an interpreter."""
+    import django
+
+    os.environ.update(DJANGO_SETTINGS_MODULE="tests.settings")
+    os.environ["DATABASE_URL"] = database_url(server, DATABASE)
+    django.setup()
+    from django.db import connections
+
+    from tenancy_app import public_context
+    from tenancy_app.backup import dump_tenant, restore_tenant
+    from tenancy_app.models import Tenant
+
+    connections.close_all()  # the database may have been made again since
+    with public_context():
+        tenant = Tenant.objects.get(schema_name=SCHEMA)
+    start = time.perf_counter()
+    if kind == "dump":
+        with path.open("wb") as file:
+            dump_tenant(tenant, file)
+    else:
+        with path.open("rb") as file:
+            restore_tenant(file, schema_name="big_copy", domains=[])
+    elapsed = time.perf_counter() - start
+    connections.close_all()
+    return elapsed
 
 
 def report(run_result: dict[str, Any]) -> None:
@@ -205,7 +245,7 @@ def report(run_result: dict[str, Any]) -> None:
         f"  {'case':<32} {heads[0]:>9} {heads[1]:>12} {heads[2]:>6} {heads[3]:>11} {heads[4]:>10}"
     )
     for name, values in results.items():
-        kind = "restore" if "restore" in name else "dump 6" if "6" in name else "dump"
+        kind = "restore" if "restore" in name else "dump 6" if " 6" in name else "dump"
         base = bases[kind]  # the startup is shown against the dump
         times = [t for t, _ in values]
         rss = max(r for _, r in values)
@@ -213,7 +253,9 @@ def report(run_result: dict[str, Any]) -> None:
         size = f"{path.stat().st_size / 2**20:,.0f} MiB" if path and path.exists() else ""
         print(
             f"  {name:<32} {medians[name]:>9.2f} {f'{min(times):.2f}-{max(times):.2f}':>12} "
-            f"{medians[name] / base:>6.2f} {rss / 1024:>7.0f} MiB {size:>10}"
+            f"{medians[name] / base:>6.2f} "
+            + (f"{rss / 1024:>7.0f} MiB" if rss else f"{'-':>11}")
+            + f" {size:>10}"
         )  # fmt: skip
 
 
