@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -20,7 +23,10 @@ from tenancy_app.exceptions import InvalidSchemaName, TenantError
 from tenancy_app.health import check_tenants, drop_orphan_schema, mark_missing_as_failed
 from tenancy_app.models import Tenant, TenantStatus
 from tenancy_app.schemas import create_schema, drop_schema, schema_exists
+from tests.servers import create_scratch_database, database_url, default_server_params
+from tests.servers import drop_database as drop
 from tests.settings import TENANCY
+from tests.test_commands import REPO_ROOT
 
 
 class FakeTerminal(io.StringIO):
@@ -264,3 +270,25 @@ def test_help_describes_every_option():
     text = command.create_parser("manage.py", "check_tenants").format_help()
     for option in ("--format", "--fix", "--drop-orphan", "--noinput", "--database"):
         assert option in text
+
+
+def test_before_the_shared_schema_is_migrated_it_says_what_to_do(django_db_blocker):
+    with django_db_blocker.unblock():
+        params = default_server_params()
+        create_scratch_database(params, "tenancy_health_empty")
+        try:
+            url = database_url(
+                {**connection.settings_dict, "NAME": "tenancy_health_empty"},
+                "tenancy_health_empty",
+            )
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url}
+            done = subprocess.run(
+                [sys.executable, "-m", "django", "check_tenants"],
+                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+                check=False,
+            )  # fmt: skip
+        finally:
+            drop(params, "tenancy_health_empty")
+    assert done.returncode == 1
+    assert "run `manage.py migrate_schemas --shared` first" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 from django.core.management import CommandError, CommandParser
+from django.db import ProgrammingError
 
 from ...health import HealthReport, check_tenants, drop_orphan_schema, mark_missing_as_failed
 from ..base import TenancyCommand, add_database_argument, add_noinput_argument, check_schema_name
@@ -50,7 +52,15 @@ class Command(TenancyCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         using: str = options["database"]
-        report = check_tenants(using=using)
+        try:
+            report = check_tenants(using=using)
+        except ProgrammingError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.UndefinedTable):
+                raise
+            raise CommandError(
+                "The tenant registry's tables do not exist yet: run `manage.py "
+                "migrate_schemas --shared` first."
+            ) from exc
         changed = False
         if options["fix"]:
             fixed = mark_missing_as_failed(report, using=using)
