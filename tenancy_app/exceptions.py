@@ -21,6 +21,20 @@ class InvalidSchemaName(ValidationError):
         )
 
 
+class InvalidHostName(ValidationError):
+    """A domain no request can carry, or that the project keeps for itself; raised before
+    any SQL is sent."""
+
+    def __init__(self, name: object, reason: str) -> None:
+        self.host_name = name
+        self.reason = reason
+        super().__init__(
+            f"Invalid host name {name!r}: {reason}. Enter a host name such as "
+            "acme.example.com: letters, digits, hyphens and dots, without scheme, port or path.",
+            code="invalid_host",
+        )
+
+
 class UnknownTenantType(ValidationError):
     """A tenant type that ``TENANCY["TENANT_TYPES"]`` does not configure (or any type when
     it configures none); raised before any SQL."""
@@ -137,6 +151,31 @@ class PlanningFailed(TenantError):
 
 class MigrationRunInProgress(TenantError):
     """Another migrate_schemas run holds the lock on this database."""
+
+
+class NotOnCitus(TenantError):
+    """The operation needs a Citus coordinator and the database is a plain PostgreSQL server."""
+
+
+class UnknownNode(TenantError):
+    """The node named (``host:port``) is not a node of the Citus cluster that takes tenants."""
+
+
+class SchemaNotDistributed(TenantError):
+    """The tenant's schema is not a Citus distributed schema, so it has no node to move from."""
+
+
+class MoveFailed(TenantError):
+    """Citus refused or aborted moving a tenant; the tenant stays where it was."""
+
+    def __init__(self, schema_name: str, target: str, cause: BaseException) -> None:
+        self.schema_name = schema_name
+        self.target = target
+        self.cause = cause
+        super().__init__(
+            f"Moving tenant {schema_name!r} to {target} failed: {cause}. The tenant stays "
+            "on its node and keeps serving."
+        )
 
 
 def describe_error(exc: BaseException) -> str:

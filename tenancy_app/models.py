@@ -8,12 +8,18 @@ the default tables are then never created (see :mod:`tenancy_app.routers`).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Collection
+from typing import Any
+
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .conf import tenancy_settings
+from .exceptions import InvalidHostName
+from .hosts import normalize_host_name
 from .names import validate_schema_name
 from .tenant_types import tenant_type_choices
 
@@ -23,12 +29,20 @@ def validate_tenant_schema_name(value: str) -> None:
     validate_schema_name(value, reserved=tenancy_settings.RESERVED_SCHEMAS)
 
 
+def normalize_domain(value: object) -> str:
+    """``value`` as the project's domain model keeps it (``DomainBase.normalize_domain``).
+
+    Raises :class:`~tenancy_app.exceptions.InvalidHostName` with the reason, before any
+    SQL. ``create_tenant --domain``, the admin and provisioning all go through it.
+    """
+    return get_domain_model().normalize_domain(value)
+
+
 def validate_host_name(value: str) -> None:
-    if value != value.strip().lower() or not value or "/" in value or " " in value:
-        raise ValidationError(
-            _("Enter a lower-case host name without scheme, port or path, e.g. acme.example.com."),
-            code="invalid_host",
-        )
+    """Model-field validator: ``value`` is a domain in its normal form."""
+    normal = normalize_domain(value)
+    if normal != value:
+        raise InvalidHostName(value, f"write it as {normal!r}")
 
 
 class TenantStatus(models.TextChoices):
@@ -102,6 +116,34 @@ class DomainBase(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saved in its normal form; a domain no request can carry is refused here too."""
+        self.domain = self.normalize_domain(self.domain)
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def normalize_domain(cls, value: object) -> str:
+        """The one place a domain is checked: ``value`` in the form it is stored in.
+
+        Lower case, IDNA, no trailing dot (:func:`tenancy_app.hosts.normalize_host_name`),
+        and not a host of ``TENANCY["PUBLIC_DOMAINS"]``. Raises
+        :class:`~tenancy_app.exceptions.InvalidHostName`. Override it to add rules.
+        """
+        name = normalize_host_name(value)
+        if name in tenancy_settings.PUBLIC_DOMAINS:
+            raise InvalidHostName(
+                value,
+                'it is listed in TENANCY["PUBLIC_DOMAINS"] and so served from the shared '
+                "schema, never from a tenant",
+            )
+        return name
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        if not exclude or "domain" not in exclude:
+            with contextlib.suppress(ValidationError):  # else reported by the validator
+                self.domain = self.normalize_domain(self.domain)
+        super().clean_fields(exclude=exclude)
 
 
 class Tenant(TenantBase):

@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from .audit import Action, audited, operation
 from .cloning import build_clone_script, read_catalog, render_clone_script, run_clone_script
 from .conf import tenancy_settings
+from .conflicts import taken_registry_field
 from .context import public_context
 from .exceptions import (
     CloneNotSupported,
@@ -36,7 +37,7 @@ from .models import (
     TenantStatus,
     get_domain_model,
     get_tenant_model,
-    validate_host_name,
+    normalize_domain,
     validate_tenant_schema_name,
 )
 from .schemas import create_schema, drop_schema, rename_schema, schema_exists
@@ -57,18 +58,22 @@ class _Steps:
 
 
 @contextmanager
-def _creating(schema_name: str, domain: str | None) -> Iterator[_Steps]:
-    """Turn a failure of one creation into the error a caller can act on."""
+def _creating(schema_name: str, domain: str | None, using: str) -> Iterator[_Steps]:
+    """Turn a failure of one creation into the error a caller can act on.
+
+    A unique violation is "already exists" only when it is one: on the tenant's schema
+    name or the domain (another one, such as a primary key whose sequence is behind its
+    rows, is a ProvisioningError that shows it).
+    """
     steps = _Steps()
     try:
         yield steps
     except IntegrityError as exc:
-        if steps.current.startswith("registering"):
-            raise TenantAlreadyExists(
-                f"A tenant with schema {schema_name!r}"
-                + (f" or domain {domain!r}" if domain else "")
-                + " already exists."
-            ) from exc
+        taken = taken_registry_field(exc, schema_name=schema_name, domain=domain, using=using)
+        if taken is not None:
+            value = schema_name if taken == "schema_name" else domain
+            what = "schema" if taken == "schema_name" else "domain"
+            raise TenantAlreadyExists(f"A tenant with {what} {value!r} already exists.") from exc
         raise ProvisioningError(schema_name, steps.current, exc) from exc
     except (SchemaAlreadyExists, SchemaNotFound, TenantAlreadyExists, CloneNotSupported):
         raise
@@ -113,10 +118,10 @@ def _tenant_type(tenant_type: str | None, fields: dict[str, Any]) -> str:
     return validate_tenant_type(tenant_type if tenant_type is not None else given)
 
 
-def _validate(schema_name: str, domain: str | None) -> None:
+def _validate(schema_name: str, domain: str | None) -> str | None:
+    """Check both names before any SQL; return the domain in its normal form."""
     validate_tenant_schema_name(schema_name)
-    if domain is not None:
-        validate_host_name(domain)
+    return None if domain is None else normalize_domain(domain)
 
 
 @audited(Action.PROVISION, parameters=("name", "domain", "method", "tenant_type"))
@@ -150,9 +155,9 @@ def provision_tenant(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
     tenant_type = _tenant_type(tenant_type, fields)
-    _validate(schema_name, domain)
+    domain = _validate(schema_name, domain)
     with (
-        _creating(schema_name, domain) as steps,
+        _creating(schema_name, domain, using) as steps,
         public_context(),
         transaction.atomic(using=using),
     ):
@@ -202,11 +207,11 @@ def clone_tenant(
             f"A copy of {source} has its type {source.type!r}, not {fields['type']!r}."
         )
     fields = {**fields, "type": validate_tenant_type(source.type)}
-    _validate(schema_name, domain)
+    domain = _validate(schema_name, domain)
     source_schema = source.schema_name
     validate_tenant_schema_name(source_schema)
     with (
-        _creating(schema_name, domain) as steps,
+        _creating(schema_name, domain, using) as steps,
         public_context(),
         transaction.atomic(using=using),
     ):
@@ -278,6 +283,9 @@ def rename_tenant(
                 with transaction.atomic(using=using):
                     current.save(using=using, update_fields=["schema_name", "updated_at"])
             except IntegrityError as exc:
+                taken = taken_registry_field(exc, schema_name=new_schema_name, using=using)
+                if taken != "schema_name":
+                    raise
                 raise _taken(new_schema_name) from exc
             send_on_commit(
                 tenant_renamed, model, using=using, tenant=current,

@@ -39,6 +39,7 @@ from .cloning import (
 from .conf import tenancy_settings
 from .context import public_context, schema_context
 from .migrator import migrate_schema
+from .migrator.lock import lock_template_in_transaction
 from .schemas import create_schema, schema_exists
 from .tenant_types import app_entries_of_type, is_typed, template_schema
 
@@ -117,13 +118,9 @@ def _ensure(
     template = template_schema(tenant_type)
     changed = False
     with public_context(), transaction.atomic(using=using):
-        with connections[using].cursor() as cursor:
-            # One process at a time creates or migrates the template; the others wait
-            # here and then find it done.
-            cursor.execute(
-                "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0))",
-                [f"tenancy_app template {template}"],
-            )
+        # One process at a time creates or migrates the template (provisioning here, or
+        # a migrate_schemas run); the others wait here and then find it done.
+        lock_template_in_transaction(using, template)
         if not schema_exists(template, using=using):
             create_schema(template, using=using)
             changed = True

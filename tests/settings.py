@@ -48,6 +48,7 @@ TENANCY: dict[str, Any] = {
         "django.contrib.sessions",
         "django.contrib.messages",
         "tenancy_app.apps.TenancyAdminConfig",
+        "django.contrib.sites",
         "tests.notes",
         "tests.inventory",
         "tests.scoped",

@@ -84,9 +84,8 @@ def test_clear_takes_a_tenant_instance(redis_cache, make_tenant):
     assert clear_tenant_cache(acme, alias="default") == 5
 
 
-def test_reverse_key_for_django_redis(redis_cache):
-    if redis_cache != "django-redis":
-        pytest.skip("REVERSE_KEY_FUNCTION is a django-redis option")
+@pytest.mark.parametrize("redis_cache", ["django-redis"], indirect=True)
+def test_reverse_key_for_django_redis(redis_cache):  # REVERSE_KEY_FUNCTION is its option
     cache = caches["default"]
     with schema_context("acme"):
         cache.set("a:b", 1)

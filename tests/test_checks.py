@@ -148,6 +148,9 @@ CASES: list[tuple[str, Check, dict[str, Any]]] = [
     ("tenancy.E026", checks.check_limits, tenancy(REGISTRY_MAX_AGE=0)),
     ("tenancy.W006", checks.check_search_path_scope, tenancy(SEARCH_PATH_SCOPE="transaction")),
     ("tenancy.E025", checks.check_lookup_cache_alias, tenancy(LOOKUP_CACHE_ALIAS="redis")),
+    ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["example.com:8000"])),
+    ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["bücher.example"])),
+    ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["*.example.com"])),
     ("tenancy.E101", checks.check_task_unavailable_tenant, tenancy(TASK_UNAVAILABLE_TENANT="drop")),
     ("tenancy.E004", checks.check_app_lists, tenancy(UNMANAGED_SCHEMAS="reports")),
     ("tenancy.E121", checks.check_audit_retention, tenancy(AUDIT_RETENTION_DAYS=0)),
@@ -250,9 +253,15 @@ def test_every_check_id_is_tested_and_documented() -> None:
     in_code = set(re.findall(r'id="(tenancy\.[EW]\d{3})"', source))
     docs = (ROOT / "docs" / "checks.rst").read_text()
     in_docs = set(re.findall(r"^(tenancy\.[EW]\d{3})\n=+$", docs, flags=re.MULTILINE))
-    # E009 is tested below, W162 (it needs the database) in tests/test_tenant_types.py, and
-    # contrib.users' E166-E169 in tests/users/ (under its own settings).
-    elsewhere = {"tenancy.E009", "tenancy.W162", *(f"tenancy.E{n}" for n in range(166, 170))}
+    # E009 is tested below, W162 (it needs the database) in tests/test_tenant_types.py,
+    # contrib.users' E166-E169 in tests/users/ (under its own settings), and W141 (it needs
+    # a Citus cluster) in tests/test_citus.py, directly and through check.
+    elsewhere = {
+        "tenancy.E009",
+        "tenancy.W141",
+        "tenancy.W162",
+        *(f"tenancy.E{n}" for n in range(166, 170)),
+    }
     tested = {case[0] for case in CASES} | elsewhere
     assert in_code == in_docs == tested
 

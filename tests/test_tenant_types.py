@@ -37,6 +37,7 @@ COMMON = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "tenancy_app.apps.TenancyAdminConfig",
+    "django.contrib.sites",
     "tests.scoped",
 ]
 TYPES = {

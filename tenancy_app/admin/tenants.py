@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from typing import Any
@@ -15,12 +16,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..admin_site import PlacementAdminMixin
+from ..citus import is_citus
 from ..context import public_context
 from ..exceptions import MigrationRunInProgress, TenantError, TenantStatusError
 from ..migrator import migrate_schemas
@@ -32,6 +34,7 @@ from . import queries
 from .audit import AuditedAdminMixin
 from .filters import MigrationStateFilter, TenantTypeFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
+from .nodes import nodes_view
 
 MIGRATION_STATE_LABELS = {
     queries.UP_TO_DATE: _("up to date"),
@@ -76,6 +79,8 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
         columns = list(super().get_list_display(request))
         if is_typed() and "type" not in columns:
             columns.insert(columns.index("status") + 1 if "status" in columns else 1, "type")
+        if is_citus() and "node" not in columns:  # which node holds each tenant (nodes.py)
+            columns.append("node")
         return columns
 
     def get_list_filter(self, request: HttpRequest) -> Any:
@@ -88,6 +93,28 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
         from .changelist import TenantChangeList
 
         return TenantChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if is_citus():
+            opts = self.opts
+            url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_nodes")
+            extra_context = {**(extra_context or {}), "citus_nodes_url": url}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self) -> list[Any]:
+        opts = self.opts
+        nodes = path(
+            "nodes/",
+            self.admin_site.admin_view(functools.partial(nodes_view, self)),
+            name=f"{opts.app_label}_{opts.model_name}_nodes",
+        )
+        return [nodes, *super().get_urls()]
+
+    @admin.display(description=_("node"))
+    def node(self, obj: Any) -> str:
+        return getattr(obj, "admin_node", None) or self.get_empty_value_display()
 
     @admin.display(description=_("primary domain"), ordering="admin_primary_domain")
     def primary_domain(self, obj: Any) -> str:

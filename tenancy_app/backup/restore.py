@@ -206,7 +206,7 @@ def _set_sequences(positions: list[list[Any]], schema: str, using: str) -> None:
 def _run(statements: list[str], source: str, schema: str, using: str) -> None:
     if statements:
         text = ";\n".join(statements) + ";"
-        run_clone_script(CloneScript(source, text, len(statements)), schema, using=using)
+        run_clone_script(CloneScript(source, text, tuple(statements)), schema, using=using)
 
 
 def _replaced(model: type[TenantBase], schema_name: str, using: str) -> TenantBase | None:

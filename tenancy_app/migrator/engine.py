@@ -7,7 +7,9 @@
 4. The public schema, if asked for and behind, is migrated first by Django's own
    ``migrate`` (it is one schema, and the only one shared apps create tables in).
 5. The template schema, then the tenant schemas, are migrated by workers
-   (:mod:`.workers`, :mod:`.runner`); one failing schema does not stop the others.
+   (:mod:`.workers`, :mod:`.runner`); one failing schema does not stop the others. The
+   template is migrated under the lock provisioning takes to bring it up to date, with
+   its state read again once the lock is held (:mod:`.lock`).
 6. Each schema's result is kept in the shared schema (:mod:`.results`).
 """
 
@@ -28,7 +30,8 @@ from ..signals import schema_migrated, send_robust
 from ..tenant_types import is_typed, read_schema_types, template_schemas
 from .applied import SchemaState, read_applied
 from .loader import MigrationSet, Target
-from .planning import GroupPlan, plan_groups
+from .lock import template_lock
+from .planning import GroupPlan, plan_group, plan_groups
 from .results import Outcome, SchemaResult, record_results
 from .runner import RunSettings, SchemaJob
 from .workers import default_jobs, run_jobs
@@ -144,8 +147,14 @@ class MigrationRun:
         verbosity: int = 1,
         stdout: IO[str] | Any = None,
         on_result: OnResult = _ignore,
+        before_tenants: Callable[[], None] | None = None,
     ) -> list[SchemaResult]:
-        """Migrate every schema that is behind; return every schema's result, in order."""
+        """Migrate every schema that is behind; return every schema's result, in order.
+
+        ``before_tenants`` runs after the public schema and before the first other schema
+        with work (on Citus: making shared tables reference tables); if it raises, the
+        schemas with work are not migrated and their results say why.
+        """
         position = self._position()
         by_name: dict[str, SchemaResult] = {}
 
@@ -159,21 +168,28 @@ class MigrationRun:
 
         public = tenancy_settings.PUBLIC_SCHEMA
         templates = template_schemas()
-        public_failed = False
+        blocked: str | None = None
         if public in position:
             result = self._settled(public, check=False) or self._migrate_public(
                 fake, verbosity, stdout
             )
-            public_failed = result.outcome is Outcome.FAILED
+            if result.outcome is Outcome.FAILED:
+                blocked = _PUBLIC_FAILED
             done(public, result)
         work: list[SchemaJob] = []
         for name in self.schemas:
             if name == public:
                 continue
             settled = self._settled(name, check=False)
+            if settled is None and blocked is None and before_tenants is not None:
+                try:
+                    before_tenants()
+                except Exception as exc:  # reported in each waiting schema's result
+                    blocked = f"Not migrated: {describe_error(exc)}"
+                before_tenants = None
             if settled is not None:
                 done(name, settled)
-            elif public_failed:
+            elif blocked is not None:
                 # Tenant tables may refer to shared ones: never migrate a tenant against
                 # a shared schema that is not where its migrations expect it.
                 now = timezone.now()
@@ -184,26 +200,54 @@ class MigrationRun:
                         Outcome.FAILED,
                         now,
                         now,
-                        error=_PUBLIC_FAILED,
+                        error=blocked,
                         pending=len(self.group_of[name].plan),
                     ),
                 )
             else:
                 work.append(SchemaJob(position[name], name, self.states[name], self.group_of[name]))
-        self._pre_migrate(work, verbosity, stdout)
         settings = RunSettings(using=self.using, fake=fake, verbosity=verbosity)
-        workers = jobs or default_jobs()
-        first = [job for job in work if job.schema_name in templates]
-        for batch in (first, [job for job in work if job.schema_name not in templates]):
+        pre_migrated: set[int] = set()
+
+        def run(batch: list[SchemaJob]) -> None:
+            self._pre_migrate(batch, verbosity, stdout, pre_migrated)
             run_jobs(
                 batch,
                 settings,
-                workers=workers,
+                workers=jobs or default_jobs(),
                 on_result=lambda job, result: done(job.schema_name, result),
             )
+
+        for job in [job for job in work if job.schema_name in templates]:
+            # Provisioning may be bringing this template up to date right now: take the
+            # lock it takes, then migrate what the template still lacks, if anything.
+            with template_lock(self.using, job.schema_name):
+                replanned = self._replan_template(job)
+                if isinstance(replanned, SchemaResult):
+                    done(job.schema_name, replanned)
+                else:
+                    run([replanned])
+        run([job for job in work if job.schema_name not in templates])
         results = [by_name[name] for name in self.schemas]
         record_migrations(results, using=self.using, fake=fake)
         return results
+
+    def _replan_template(self, job: SchemaJob) -> SchemaJob | SchemaResult:
+        """The template's job for its state now (read under the template lock)."""
+        name = job.schema_name
+        state = read_applied([name], using=self.using)[name]
+        if state == self.states[name]:
+            return job
+        self.states[name] = state
+        if not state.exists:
+            return self._settled(name, check=False) or job
+        index = max(group.index for group in self.groups) + 1
+        group = plan_group(
+            self.migrations, state.recorded, self.targets, index, job.group.tenant_type
+        )
+        group.schemas.append(name)
+        self.group_of[name] = group
+        return self._settled(name, check=False) or SchemaJob(job.position, name, state, group)
 
     def _migrate_public(self, fake: bool, verbosity: int, stdout: Any) -> SchemaResult:
         from . import migrate_schema  # the package's public function: Django's migrate
@@ -237,14 +281,19 @@ class MigrationRun:
             ran=tuple(group.labels),
         )
 
-    def _pre_migrate(self, work: Sequence[SchemaJob], verbosity: int, stdout: Any) -> None:
+    def _pre_migrate(
+        self, work: Sequence[SchemaJob], verbosity: int, stdout: Any, done: set[int]
+    ) -> None:
         """pre_migrate once per group, with the group's plan and apps, in its first schema.
 
         (contenttypes' receiver adds RenameContentType operations to the plan here.)
+        ``done`` holds the groups it was sent for, and gets those of ``work``.
         """
         first: dict[int, SchemaJob] = {}
         for job in work:
-            first.setdefault(job.group.index, job)
+            if job.group.index not in done:
+                first.setdefault(job.group.index, job)
+        done.update(first)
         for _, job in sorted(first.items()):
             group = job.group
             if not group.plan or group.pre_state is None:

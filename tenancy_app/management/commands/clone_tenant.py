@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management import CommandError, CommandParser
 
-from ...models import validate_host_name
+from ...models import normalize_domain
 from ...provisioning import clone_tenant
 from ..base import (
     TenancyCommand,
@@ -48,7 +48,7 @@ class Command(TenancyCommand):
         if options["source"] == options["schema_name"]:
             raise CommandError("--from and --schema must name different schemas.")
         if options["domain"] is not None:
-            validate_host_name(options["domain"])
+            options["domain"] = normalize_domain(options["domain"])
         if options["name"] is not None and not options["name"].strip():
             raise CommandError("--name must not be empty.")
 

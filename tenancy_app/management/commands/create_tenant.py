@@ -10,7 +10,7 @@ from django.core.management import CommandError, CommandParser
 
 from ...conf import tenancy_settings
 from ...exceptions import describe_error
-from ...models import validate_host_name
+from ...models import normalize_domain
 from ...provisioning import provision_tenant
 from ...tenant_types import is_typed, validate_tenant_type
 from ..base import (
@@ -81,7 +81,7 @@ class Command(TenancyCommand):
         if options["schema_name"] is not None:
             check_schema_name(options["schema_name"])
         if options["domain"] is not None:
-            validate_host_name(options["domain"])
+            options["domain"] = normalize_domain(options["domain"])
         if options["name"] is not None:
             _check_name(options["name"])
         if options["tenant_type"] is not None or not is_typed():
@@ -109,9 +109,10 @@ class Command(TenancyCommand):
                 options["domain"],
                 "--domain",
                 "Primary domain (e.g. acme.example.com): ",
-                validate_host_name,
+                normalize_domain,
                 interactive,
             )
+            domain = normalize_domain(domain)
 
         if options["verbosity"] >= 1:
             self.stdout.write(f"Creating tenant {schema_name!r} ...")

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management import CommandParser
 from django.db.models import Prefetch
 
+from ...citus import is_citus, tenant_nodes
 from ...context import public_context
 from ...models import TenantStatus, get_domain_model, get_tenant_model
 from ...tenant_types import is_typed, validate_tenant_type
@@ -22,7 +23,8 @@ TYPE_COLUMN, TYPE_HEADING = "type", "TYPE"
 class Command(TenancyCommand):
     help = (
         "List the tenants (schema, name, status, type if the project has tenant types, "
-        "primary domain), ordered by schema name, as a table or as JSON."
+        "primary domain, and on a Citus cluster the node holding each), ordered by schema "
+        "name, as a table or as JSON."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -52,7 +54,13 @@ class Command(TenancyCommand):
             validate_tenant_type(tenant_type)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rows = self._rows(options["status"], options["types"], using=options["database"])
+        using: str = options["database"]
+        rows = self._rows(options["status"], options["types"], using=using)
+        if is_citus(using=using):
+            nodes = tenant_nodes([str(row["schema_name"]) for row in rows], using=using)
+            for row in rows:
+                node = nodes.get(str(row["schema_name"]))
+                row["node"] = node.name if node is not None else None
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2))
         else:
@@ -95,6 +103,8 @@ class Command(TenancyCommand):
         if TYPE_COLUMN in rows[0]:
             columns = (*COLUMNS[:3], TYPE_COLUMN, *COLUMNS[3:])
             headings = (*HEADINGS[:3], TYPE_HEADING, *HEADINGS[3:])
+        if "node" in rows[0]:
+            columns, headings = (*columns, "node"), (*headings, "NODE")
         cells = [headings] + [tuple(row[column] or "-" for column in columns) for row in rows]
         widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
         for number, line in enumerate(cells):

@@ -6,6 +6,7 @@ and the summary, and turns failures into a non-zero exit status.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -14,9 +15,10 @@ from django.core.management import CommandError, CommandParser
 from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import connections
 
+from ...citus import make_reference_tables, missing_reference_tables, require_citus
 from ...conf import tenancy_settings
 from ...context import public_context
-from ...exceptions import describe_error
+from ...exceptions import TenantError, describe_error
 from ...migration_scopes import scope_of
 from ...migrator import MigrationRun, SchemaResult, migrate_schema
 from ...migrator.lock import exclusive_run
@@ -34,6 +36,7 @@ from ..base import (
     is_terminal,
     user_errors,
 )
+from .make_reference_tables import report as report_reference_tables
 
 # Options of this command that Django's migrate must not receive.
 _OWN_OPTIONS = frozenset(
@@ -43,6 +46,7 @@ _OWN_OPTIONS = frozenset(
         "tenants",
         "types",
         "jobs",
+        "reference_tables",
         "app_label",
         "migration_name",
         "database",
@@ -143,6 +147,17 @@ class Command(TenancyCommand):
             ),
         )
 
+        parser.add_argument(
+            "--reference-tables",
+            action="store_true",
+            help=(
+                "On Citus: after the shared schema and before the tenant schemas, make the "
+                "shared tables that tenant tables reference reference tables (as "
+                "`make_reference_tables` does). Without it, tenant schemas with work wait "
+                "while such a table is not one yet."
+            ),
+        )
+
     def get_check_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         # As Django's migrate: database checks too, on the database being migrated.
         # (django-stubs types the result with str | None keys, hence the ignore.)
@@ -178,6 +193,9 @@ class Command(TenancyCommand):
         if options["plan"] or options["check_unapplied"]:
             self._report(schemas, options)  # reads only: no lock
             return
+        if options["reference_tables"]:
+            with user_errors():
+                require_citus(using=using)
         with (
             user_errors(),
             exclusive_run(using, nowait=options["nowait"], on_wait=self._say_waiting),
@@ -214,10 +232,26 @@ class Command(TenancyCommand):
                 verbosity=options["verbosity"],
                 stdout=self.stdout,
                 on_result=progress.result,
+                before_tenants=functools.partial(self._reference_tables, options),
             )
             record_results(results, using=using)
         progress.finish()
         self._summarize(results, options["verbosity"], check=check)
+
+    def _reference_tables(self, options: dict[str, Any]) -> None:
+        """On Citus, shared tables that tenant tables reference must be reference tables."""
+        using: str = options["database"]
+        if options["reference_tables"]:
+            report_reference_tables(self, make_reference_tables(using=using), options["verbosity"])
+            return
+        missing = missing_reference_tables(using=using)
+        if missing:
+            raise TenantError(
+                "On Citus, tenant tables reference the shared table(s) "
+                + ", ".join(missing)
+                + ", which are not reference tables yet: run `manage.py migrate_schemas "
+                "--reference-tables` (or `manage.py make_reference_tables`)."
+            )
 
     def _progress(self, total: int, verbosity: int) -> Progress:
         if verbosity < 1:
