@@ -273,14 +273,17 @@ def build_clone_script(
     copy_rows_of: Collection[str] = (),
     set_sequences: str = "called",
     lock_source: bool = False,
+    rows_marker: sql.Composable | None = None,
 ) -> list[sql.Composable]:
     """The statements that rebuild ``catalog``'s schema in the schema on the search_path.
 
     ``copy_rows_of`` names the tables whose rows are copied from the source (before
     constraints and indexes are added, so in any order and at bulk speed).
     ``set_sequences`` is ``"called"`` (sequences used in the source when the catalog
-    was read) or ``"all"``; their positions are read from the source when the script
-    runs. ``lock_source`` first takes SHARE locks on the source tables, so that rows
+    was read), ``"all"`` or ``"none"``; their positions are read from the source when
+    the script runs. ``rows_marker``, if given, is put in the list where rows go (after
+    the tables, before constraints and indexes), for a caller that loads them itself.
+    ``lock_source`` first takes SHARE locks on the source tables, so that rows
     copied table by table are consistent with each other while writers wait.
     """
     source = sql.Identifier(catalog.schema)
@@ -330,6 +333,8 @@ def build_clone_script(
                     sql.Identifier(sequence.owner_column),
                 )
             )
+    if rows_marker is not None:
+        statements.append(rows_marker)
     for table in tables:
         if table.name not in copy_rows_of:
             continue
@@ -342,7 +347,7 @@ def build_clone_script(
             )
         )
     for sequence in catalog.sequences:
-        if set_sequences == "all" or sequence.is_called:
+        if set_sequences == "all" or (set_sequences == "called" and sequence.is_called):
             statements.append(
                 sql.SQL(
                     "SELECT pg_catalog.setval(pg_catalog.quote_ident({})::regclass, s.last_value, "

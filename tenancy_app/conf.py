@@ -147,6 +147,12 @@ class TenancySettings:
     MAX_SCHEMAS_PER_CONNECTION = Setting(
         None, _optional_int, "Schemas a connection may visit before it is recycled."
     )
+    UNMANAGED_SCHEMAS = Setting(
+        [], _strings, "Schemas that are no tenant's, which check_tenants does not report."
+    )
+    AUDIT_RETENTION_DAYS = Setting(
+        None, _optional_int, "Days the audit trail keeps its entries (None: for ever)."
+    )
     BASE_BACKEND = Setting(
         "django.db.backends.postgresql",
         str,

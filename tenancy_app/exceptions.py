@@ -197,3 +197,24 @@ class TaskRefused(TenantUnavailable):
     Like every TenantUnavailable it pickles, so Celery's result backends rebuild it in the
     process that waits for the result.
     """
+
+
+class InvalidDumpFile(TenantError):
+    """A file given to restore_tenant is not a tenant dump, or is corrupt or truncated.
+
+    Raised before anything is created, or while restoring, which then rolls back.
+    """
+
+
+class DumpAheadOfCode(TenantError):
+    """A tenant dump holds migrations this code does not have (made by newer code)."""
+
+    def __init__(self, unknown: list[str]) -> None:
+        self.unknown = unknown
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        super().__init__(
+            f"The dump was made with migrations this code does not have ({shown}): restore it "
+            "with the code that made it, or deploy that code first. Nothing was created."
+        )

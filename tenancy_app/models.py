@@ -195,6 +195,56 @@ class SchemaMigrationResult(models.Model):
         return f"{self.schema_name}: {self.status}"
 
 
+class AuditAction(models.TextChoices):
+    PROVISION = "provision", _("provision")
+    CLONE = "clone", _("clone")
+    RENAME = "rename", _("rename")
+    SUSPEND = "suspend", _("suspend")
+    ACTIVATE = "activate", _("activate")
+    DELETE = "delete", _("delete")
+    MIGRATE = "migrate", _("migrate")
+    DUMP = "dump", _("dump")
+    RESTORE = "restore", _("restore")
+    MARK_FAILED = "mark_failed", _("mark failed")
+    DROP_ORPHAN = "drop_orphan", _("drop orphan schema")
+
+
+class AuditEntry(models.Model):
+    """One lifecycle operation on a tenant: who, when, what, with which outcome.
+
+    Written by :mod:`tenancy_app.audit`, kept in the shared schema. ``tenant_key`` is
+    the tenant's primary key as text, so entries outlive the tenant and follow it
+    through a rename; ``schema_name`` is its schema when the operation started.
+    """
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    schema_name = models.CharField(_("schema name"), max_length=63, db_index=True)
+    tenant_key = models.CharField(_("tenant id"), max_length=64, blank=True, db_index=True)
+    actor = models.CharField(
+        _("who"), max_length=150, help_text=_("The admin user, or the operating-system user.")
+    )
+    via = models.CharField(
+        _("via"), max_length=100, help_text=_('"admin", "manage.py <command>" or the program.')
+    )
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"), db_index=True)
+    duration = models.DurationField(_("duration"))
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.schema_name}: {self.outcome}"
+
+
 def get_tenant_model() -> type[TenantBase]:
     """The tenant model the project uses (``TENANCY["TENANT_MODEL"]``)."""
     return apps.get_model(tenancy_settings.TENANT_MODEL, require_ready=False)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 
+from .audit import Action, audited, operation
 from .cloning import build_clone_script, read_catalog, render_clone_script, run_clone_script
 from .conf import tenancy_settings
 from .conflicts import taken_registry_field
@@ -123,6 +124,7 @@ def _validate(schema_name: str, domain: str | None) -> str | None:
     return None if domain is None else normalize_domain(domain)
 
 
+@audited(Action.PROVISION, parameters=("name", "domain", "method", "tenant_type"))
 def provision_tenant(
     *,
     schema_name: str,
@@ -182,6 +184,7 @@ def provision_tenant(
     return tenant
 
 
+@audited(Action.CLONE, parameters=("source", "name", "domain"))
 def clone_tenant(
     source: TenantBase,
     *,
@@ -239,6 +242,7 @@ def clone_tenant(
     return tenant
 
 
+@audited(Action.RENAME, tenant="tenant", parameters=("new_schema_name",))
 def rename_tenant(
     tenant: TenantBase,
     new_schema_name: str,
@@ -305,6 +309,7 @@ def _refuse_taken(model: type[TenantBase], schema_name: str, *, using: str) -> N
         raise SchemaAlreadyExists(f"The schema {schema_name!r} already exists in the database.")
 
 
+@audited(Action.SUSPEND, tenant="tenant")
 def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Stop serving ``tenant`` (503 on its hosts; its schema and data are kept).
 
@@ -322,6 +327,7 @@ def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool
     )
 
 
+@audited(Action.ACTIVATE, tenant="tenant")
 def activate_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Serve a suspended ``tenant`` again; returns whether the status changed.
 
@@ -398,7 +404,10 @@ def delete_tenants(
     fenced = [t.schema_name for t in tenants if drop and t.schema_name != public]
     with public_context(), fence(fenced, using=using, on_wait=on_wait):
         for tenant in tenants:
-            with transaction.atomic(using=using):
+            with (
+                operation(Action.DELETE, tenant, {"drop": drop}, using=using),
+                transaction.atomic(using=using),
+            ):
                 schema_name = tenant.schema_name
                 tenant.delete(using=using)
                 if drop and schema_name != public:

@@ -7,6 +7,7 @@ from psycopg import sql
 
 from .conf import tenancy_settings
 from .exceptions import SchemaAlreadyExists, SchemaNotFound
+from .leases import revoke_schemas
 from .names import validate_schema_name
 
 
@@ -61,6 +62,7 @@ def drop_schema(name: str, *, using: str = DEFAULT_DB_ALIAS, missing_ok: bool = 
         if connection.in_atomic_block:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+    revoke_schemas([name])  # this process verifies the name again before using it
 
 
 def rename_schema(old: str, new: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -73,3 +75,4 @@ def rename_schema(old: str, new: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
         cursor.execute(
             sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new))
         )
+    revoke_schemas([old])

@@ -255,3 +255,15 @@ def test_a_refusal_pickles_whole():
     copy = pickle.loads(pickle.dumps(refusal))
     assert (copy.schema_name, copy.reason, copy.gone) == ("acme", "the schema does not exist", True)
     assert str(copy) == str(refusal)
+
+
+def test_a_schema_this_process_drops_is_refused_at_once(make_tenant):
+    from tenancy_app.schemas import drop_schema
+
+    doomed = make_tenant("doomed")
+    with tenant_context(doomed):
+        Group.objects.create(name="doomed-group")  # the lease is fresh
+    with public_context():
+        drop_schema("doomed")
+    with tenant_context(doomed), pytest.raises(TenantUnavailable, match="does not exist"):
+        list(Group.objects.all())  # not the public schema's groups, within the lease

@@ -11,12 +11,15 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ..admin_site import PlacementAdminMixin
-from ..models import get_domain_model, get_tenant_model
+from ..models import AuditEntry, get_domain_model, get_tenant_model
+from .audit import AuditedAdminMixin, AuditEntryAdmin
 from .domains import DomainAdmin
 from .filters import MigrationStateFilter, TenantTypeFilter
 from .tenants import DomainInline, TenantAdmin
 
 __all__ = [
+    "AuditEntryAdmin",
+    "AuditedAdminMixin",
     "DomainAdmin",
     "DomainInline",
     "MigrationStateFilter",
@@ -27,3 +30,4 @@ __all__ = [
 
 admin.site.register(get_tenant_model(), TenantAdmin)
 admin.site.register(get_domain_model(), DomainAdmin)
+admin.site.register(AuditEntry, AuditEntryAdmin)

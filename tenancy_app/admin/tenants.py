@@ -31,6 +31,7 @@ from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain
 from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
 from ..tenant_types import is_typed
 from . import queries
+from .audit import AuditedAdminMixin
 from .filters import MigrationStateFilter, TenantTypeFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
 from .nodes import nodes_view
@@ -50,7 +51,7 @@ class DomainInline(PlacementAdminMixin, admin.TabularInline):  # type: ignore[ty
     extra = 0
 
 
-class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """The registry of tenants; reachable only where the registry is placed (public)."""
 
     list_display = [

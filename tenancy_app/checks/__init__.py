@@ -13,6 +13,7 @@ app registry, so ``manage.py check`` runs them without a connection.
     types         tenancy.E161-E165, W161-W162  TENANT_TYPES and the registered tenants' types
     integrations  tenancy.E101                  settings of the optional integrations
     citus         tenancy.W141                  on Citus, shared tables tenant tables reference
+    operations    tenancy.E121                  the audit trail's retention
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .isolation import (
     check_sessions,
     check_shared_relations,
 )
+from .operations import check_audit_retention
 from .placement import (
     check_app_lists,
     check_apps_placed,
@@ -63,6 +65,7 @@ __all__ = [
     "check_admin_site",
     "check_app_lists",
     "check_apps_placed",
+    "check_audit_retention",
     "check_auth_content_types",
     "check_base_backend",
     "check_caches",

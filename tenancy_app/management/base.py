@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from ..audit import command_actor
 from ..conf import tenancy_settings
 from ..context import public_context
 from ..exceptions import TenantError
@@ -130,7 +131,7 @@ class TenancyCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         self.stdin = options.get("stdin") or sys.stdin
-        with user_errors():
+        with user_errors(), command_actor(type(self).__module__.rsplit(".", 1)[-1]):
             self._refuse_lost_values(options)
             self.validate(options)
             return super().execute(*args, **options)

@@ -22,6 +22,7 @@ from django.core.management.sql import emit_pre_migrate_signal
 from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
+from ..audit import record_migrations
 from ..conf import tenancy_settings
 from ..context import schema_context
 from ..exceptions import describe_error
@@ -227,7 +228,9 @@ class MigrationRun:
                 else:
                     run([replanned])
         run([job for job in work if job.schema_name not in templates])
-        return [by_name[name] for name in self.schemas]
+        results = [by_name[name] for name in self.schemas]
+        record_migrations(results, using=self.using, fake=fake)
+        return results
 
     def _replan_template(self, job: SchemaJob) -> SchemaJob | SchemaResult:
         """The template's job for its state now (read under the template lock)."""

@@ -20,9 +20,9 @@ from ...context import public_context, tenant_context
 from ...exceptions import describe_error
 from ...internals import option_strings
 from ...models import TenantBase, get_tenant_model
+from ...parallel import FunctionWorker, run_each
 from ...tenant_types import validate_tenant_type
 from ..base import TenancyCommand, check_schema_name, get_tenant, require_schema
-from ..parallel import run_each
 
 # Commands tenant_command refuses, with what to use instead.
 REFUSED = {
@@ -281,7 +281,12 @@ class Command(TenancyCommand):
                 failed.append(tenant.schema_name)
                 self.stderr.write(f"{tenant.schema_name}: {outcome.error}")
 
-        run_each(tenants, run, workers=jobs, on_done=done)
+        run_each(
+            tenants,
+            lambda own_connection: FunctionWorker(run, own_connection=own_connection),
+            workers=jobs,
+            on_done=done,
+        )
         if failed:
             failed.sort()
             if verbosity >= 1:
