@@ -31,6 +31,7 @@ from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain
 from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
 from ..tenant_types import is_typed
 from . import queries
+from .actions import HiddenActionsMixin
 from .audit import AuditedAdminMixin
 from .filters import MigrationStateFilter, TenantTypeFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
@@ -51,7 +52,7 @@ class DomainInline(PlacementAdminMixin, admin.TabularInline):  # type: ignore[ty
     extra = 0
 
 
-class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class TenantAdmin(HiddenActionsMixin, AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """The registry of tenants; reachable only where the registry is placed (public)."""
 
     list_display = [
@@ -272,15 +273,9 @@ class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # 
 
     # Actions -------------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
-        # Django 6.1 passes action_location (actions on the change page too); 5.2 does not.
-        if action_location is None:
-            actions = super().get_actions(request)
-        else:
-            actions = super().get_actions(request, action_location)  # type: ignore[call-arg,unused-ignore]
+    def hidden_actions(self, request: HttpRequest) -> set[str]:
         # Deleting a tenant asks what to do with its schema: see delete_tenants.
-        actions.pop("delete_selected", None)
-        return actions
+        return {"delete_selected"}
 
     @admin.action(description=_("Migrate selected tenants"), permissions=["change"])
     def migrate_tenants(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

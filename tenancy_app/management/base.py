@@ -137,11 +137,16 @@ class TenancyCommand(BaseCommand):
             return super().execute(*args, **options)
 
     def _refuse_lost_values(self, options: dict[str, Any]) -> None:
-        """``--name=--``: argparse drops the ``--`` and hands over ``[]`` as the value."""
+        """``--name=--`` is refused the same way on every Python.
+
+        Before Python 3.13 argparse drops the ``--`` and hands over ``[]`` as the value;
+        from 3.13 on it hands over the string ``"--"``. Either way it is almost certainly
+        a mistyped command line, never a name anyone meant.
+        """
         for dest, (option, appends) in self._value_options.items():
             value = options.get(dest)
             values = value if appends and isinstance(value, list) else [value]
-            if any(isinstance(item, list) for item in values):
+            if any(isinstance(item, list) or item == "--" for item in values):
                 raise CommandError(f"{option} needs a value; '--' is not one.")
 
     def validate(self, options: dict[str, Any]) -> None:

@@ -8,11 +8,13 @@ that visited many schemas holds their catalog caches), and closes it when done.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 
 from django.db import connections
 
 from ..conf import tenancy_settings
+from ..leases import renew_schemas
 from ..parallel import run_each
 from .results import SchemaResult
 from .runner import RunSettings, SchemaJob, run_schema
@@ -63,11 +65,41 @@ def run_jobs(
 ) -> None:
     """Run every job, calling ``on_result`` (on the calling thread) as each one ends."""
     ordered = sorted(jobs, key=lambda job: (job.group.index, job.position))
+    leases = _BulkLeases([job.schema_name for job in ordered], settings.using)
+
+    def done(job: SchemaJob, result: SchemaResult) -> None:
+        leases.done(job.schema_name)
+        on_result(job, result)
+
     run_each(
         ordered,
         lambda own_connection: _Worker(settings, own_connection=own_connection),
         workers=workers,
-        on_done=on_result,
+        on_done=done,
         using=settings.using,
         name="migrate_schemas",
     )
+
+
+class _BulkLeases:
+    """Verifies the schemas still to migrate in bulk (tenancy_app.leases), so that the
+    workers' first statement in each schema needs no verification of its own: once at
+    the start and again, for those left, every half REGISTRY_MAX_AGE (on this thread)."""
+
+    def __init__(self, schemas: Sequence[str], using: str) -> None:
+        self.left = dict.fromkeys(schemas)
+        self.using = using
+        self.renewed = 0.0
+        self.renew()
+
+    def renew(self) -> None:
+        if self.left:
+            connection = connections[self.using]
+            connection.ensure_connection()
+            renew_schemas(connection, list(self.left))
+        self.renewed = time.monotonic()
+
+    def done(self, schema: str) -> None:
+        self.left.pop(schema, None)
+        if time.monotonic() - self.renewed > tenancy_settings.REGISTRY_MAX_AGE / 2:
+            self.renew()

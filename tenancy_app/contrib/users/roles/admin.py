@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
+from ....admin.actions import HiddenActionsMixin
 from ....conf import tenancy_settings
 from ....context import get_current_schema, get_current_tenant
 from ....exceptions import MembershipError
@@ -72,7 +73,7 @@ class MemberAddForm(forms.ModelForm):  # type: ignore[type-arg]
         return cleaned
 
 
-class MemberRolesAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MemberRolesAdmin(HiddenActionsMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "is_staff", "is_superuser"]
     list_filter = ["is_staff", "is_superuser"]
     search_fields = ["user__email", "user__name"]
@@ -168,11 +169,10 @@ class MemberRolesAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    def get_actions(self, request: HttpRequest, *args: Any) -> dict[str, Any]:
-        actions = super().get_actions(request, *args)
+    def hidden_actions(self, request: HttpRequest) -> set[str]:
         if _here_is_public() or not getattr(request.user, "is_superuser", False):
-            actions.pop("make_owner", None)
-        return actions
+            return {"make_owner"}
+        return set()
 
     @admin.action(description=_("Make the selected member the owner"))
     def make_owner(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
