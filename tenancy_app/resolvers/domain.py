@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from ..conf import tenancy_settings
-from ..lookup import tenant_for_domain
+from ..lookup import active_for_domain
 from .base import BaseResolver, Resolution, request_host
 
 
@@ -14,5 +14,7 @@ class DomainResolver(BaseResolver):
         host = request_host(request)
         if host in tenancy_settings.PUBLIC_DOMAINS:
             return None
-        tenant = tenant_for_domain(host)
-        return Resolution(tenant) if tenant is not None else None
+        active = active_for_domain(host)
+        if active is None:
+            return None
+        return Resolution(active.tenant, "", active)  # type: ignore[arg-type]
