@@ -231,6 +231,36 @@ def test_the_search_path_prepared_per_tenant_follows_the_settings(acme_globex, r
     ]
 
 
+def test_hosts_are_checked_against_the_allowed_hosts_in_force(acme_globex, rf):
+    """request_host() remembers what get_host() answered per Host header; a change of
+    ALLOWED_HOSTS must not let a remembered host through."""
+    from django.core.exceptions import DisallowedHost
+    from django.http import HttpResponse
+
+    from tenancy_app.middleware import TenantMiddleware
+
+    middleware = TenantMiddleware(lambda request: HttpResponse(request.tenant.schema_name))
+    assert middleware(rf.get("/", HTTP_HOST="acme.test")).content == b"acme"
+    with override_settings(ALLOWED_HOSTS=["globex.test"]):
+        for _ in range(2):
+            with pytest.raises(DisallowedHost):
+                middleware(rf.get("/", HTTP_HOST="acme.test"))
+        assert middleware(rf.get("/", HTTP_HOST="globex.test")).content == b"globex"
+    assert middleware(rf.get("/", HTTP_HOST="acme.test")).content == b"acme"
+
+
+@override_settings(USE_X_FORWARDED_HOST=True)
+def test_x_forwarded_host_wins_over_a_remembered_host(acme_globex, rf):
+    from django.http import HttpResponse
+
+    from tenancy_app.middleware import TenantMiddleware
+
+    middleware = TenantMiddleware(lambda request: HttpResponse(request.tenant.schema_name))
+    assert middleware(rf.get("/", HTTP_HOST="acme.test")).content == b"acme"
+    forwarded = rf.get("/", HTTP_HOST="acme.test", HTTP_X_FORWARDED_HOST="globex.test")
+    assert middleware(forwarded).content == b"globex"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_async_middleware_and_async_orm(make_committed_tenant):
     import asyncio

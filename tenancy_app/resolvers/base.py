@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 
@@ -36,10 +38,42 @@ class BaseResolver:
         raise NotImplementedError
 
 
+#: Host header -> request_host(), for the ALLOWED_HOSTS and DEBUG in force (see below).
+_hosts: dict[str, str] = {}
+_MAX_HOSTS = 10_000
+
+
 def request_host(request: HttpRequest) -> str:
-    """The validated host of ``request``: lower-case, without port or trailing dot."""
-    host, _port = split_domain_port(request.get_host())
-    return str(host).lower().rstrip(".")
+    """The validated host of ``request``: lower-case, without port or trailing dot.
+
+    Validated by Django's ``request.get_host()``, which raises ``DisallowedHost`` for a
+    host ``ALLOWED_HOSTS`` does not allow. Its answer depends only on the ``Host`` header,
+    ``ALLOWED_HOSTS`` and ``DEBUG`` when the request has no ``X-Forwarded-Host`` header, so
+    it is remembered per ``Host`` header (allowed hosts only, and forgotten when either
+    setting changes): ``get_host()`` costs more than the rest of the request path.
+    """
+    meta = request.META
+    raw = meta.get("HTTP_HOST")
+    if raw is None or "HTTP_X_FORWARDED_HOST" in meta:
+        return _normalised(request.get_host())
+    host = _hosts.get(raw)
+    if host is None:
+        host = _normalised(request.get_host())
+        if len(_hosts) >= _MAX_HOSTS:
+            _hosts.clear()
+        _hosts[raw] = host
+    return host
+
+
+def _normalised(host: str) -> str:
+    domain, _port = split_domain_port(host)
+    return str(domain).lower().rstrip(".")
+
+
+@receiver(setting_changed)
+def _forget_hosts(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST"):
+        _hosts.clear()
 
 
 def active_schema_named(value: str, *, source: str) -> ActiveSchema:
