@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from provision import REPO, database_url, drop_database, fresh_database, server_settings
+from _support import REPO, create_database, database_server, database_url, drop_database
 
 DATABASE = "bench_admin_list"
 PAGE_SIZES = (10, 100)
@@ -104,8 +104,8 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=30, help="timed requests per case")
     args = parser.parse_args()
-    server = server_settings()
-    fresh_database(server, DATABASE)
+    server = database_server(REPO / ".pgdata" / "bench")
+    create_database(server, DATABASE, fresh=True)
     os.environ["DATABASE_URL"] = database_url(server, DATABASE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     sys.path.insert(0, str(REPO))

@@ -13,6 +13,7 @@ from .context import (
 )
 
 if TYPE_CHECKING:  # the lazy names below, typed for checkers and editors
+    from .across import across_tenants
     from .models import get_domain_model, get_tenant_model
     from .provisioning import (
         activate_tenant,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # the lazy names below, typed for checkers and editors
     )
 
 __all__ = [
+    "across_tenants",
     "activate_tenant",
     "clone_tenant",
     "delete_tenant",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "across_tenants": "across",
     "activate_tenant": "provisioning",
     "clone_tenant": "provisioning",
     "delete_tenant": "provisioning",

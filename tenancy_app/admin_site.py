@@ -24,9 +24,7 @@ from django.contrib.admin.options import InlineModelAdmin
 from django.db import models
 from django.http import HttpRequest
 
-from .conf import tenancy_settings
-from .context import get_current_schema
-from .routers import shared_app_labels, tenant_app_labels
+from .routers import placed_app_labels
 
 __all__ = ["PlacementAdminMixin", "TenancyAdminSite", "model_is_placed"]
 
@@ -34,14 +32,12 @@ __all__ = ["PlacementAdminMixin", "TenancyAdminSite", "model_is_placed"]
 def model_is_placed(model: type[models.Model], schema_name: str | None = None) -> bool:
     """Whether ``model``'s table belongs in ``schema_name`` (default: the current schema).
 
-    Shared apps are placed in the public schema, tenant apps in every tenant schema;
-    an app in both lists is placed everywhere. A proxy model goes with its concrete model.
+    Shared apps are placed in the public schema, tenant apps in every tenant schema (with
+    tenant types, the apps of the schema's type); an app in both lists is placed
+    everywhere. A proxy model goes with its concrete model.
     """
-    schema_name = schema_name if schema_name is not None else get_current_schema()
     app_label = (model._meta.concrete_model or model)._meta.app_label
-    if schema_name == tenancy_settings.PUBLIC_SCHEMA:
-        return app_label in shared_app_labels()
-    return app_label in tenant_app_labels()
+    return app_label in placed_app_labels(schema_name)
 
 
 class PlacementAdminMixin:

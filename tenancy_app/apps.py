@@ -15,11 +15,16 @@ class TenancyConfig(AppConfig):
         # Registers system checks and cache invalidation; runs no SQL.
         from django.apps import apps
 
-        from . import checks, contenttypes, lookup  # noqa: F401
+        from . import checks, contenttypes, lookup, models, signals, sites, storage  # noqa: F401
 
         lookup.connect_invalidation()
+        signals.connect_status_tracking(models.get_tenant_model())
+        storage.connect_file_lifecycle()
+        # Django's per-process caches of rows that each tenant schema has its own of.
         if apps.is_installed("django.contrib.contenttypes"):
             contenttypes.install()
+        if apps.is_installed("django.contrib.sites"):
+            sites.install()
 
 
 class TenancyAdminConfig(admin_apps.AdminConfig):

@@ -29,6 +29,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import sql
 
+from .citus import is_citus
 from .context import schema_context
 from .exceptions import CloneNotSupported
 
@@ -44,7 +45,14 @@ __all__ = [
 
 @cache
 def _query(name: str) -> str:
-    return resources.files("tenancy_app").joinpath("sql", f"{name}.sql").read_text()
+    """The query of ``sql/<name>.sql`` without its comment lines.
+
+    The comments document the file and are never sent: client-side binding fills in
+    placeholders wherever they are, so a value with a newline could end a comment that
+    held one. (The files name their parameters in words, and have no trailing comments.)
+    """
+    text = resources.files("tenancy_app").joinpath("sql", f"{name}.sql").read_text()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +127,19 @@ class SchemaCatalog:
 
 @dataclass(frozen=True, slots=True)
 class CloneScript:
-    """A rendered clone script: SQL text that runs with the new schema as search_path."""
+    """A rendered clone script: SQL that runs with the new schema as search_path.
+
+    ``text`` is every statement in one string, sent in one round trip on a plain server;
+    ``statements`` are the same one by one, for Citus (see :func:`run_clone_script`).
+    """
 
     source: str
     text: str
-    statement_count: int
+    statements: tuple[str, ...]
+
+    @property
+    def statement_count(self) -> int:
+        return len(self.statements)
 
 
 def _fetch(cursor: Any, name: str, schema: str) -> list[tuple[Any, ...]]:
@@ -237,24 +253,18 @@ def _comments(catalog: SchemaCatalog) -> list[sql.Composable]:
     return statements
 
 
-def _alter_table(table: str, constraints: list[Constraint]) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} {}").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(
-            sql.SQL("ADD CONSTRAINT {} {}").format(
-                sql.Identifier(constraint.name), sql.SQL(constraint.definition)
-            )
-            for constraint in constraints
-        ),
-    )
-
-
-def _constraints_by_table(catalog: SchemaCatalog, *, foreign_keys: bool) -> list[sql.Composable]:
-    grouped: dict[str, list[Constraint]] = {}
-    for constraint in catalog.constraints:
-        if (constraint.type == "f") == foreign_keys:
-            grouped.setdefault(constraint.table, []).append(constraint)
-    return [_alter_table(table, constraints) for table, constraints in grouped.items()]
+def _add_constraints(catalog: SchemaCatalog, *, foreign_keys: bool) -> list[sql.Composable]:
+    """One ``ALTER TABLE ... ADD CONSTRAINT`` per constraint: Citus refuses an ALTER TABLE
+    with several ADD CONSTRAINT subcommands on a distributed table."""
+    return [
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            sql.Identifier(constraint.table),
+            sql.Identifier(constraint.name),
+            sql.SQL(constraint.definition),
+        )
+        for constraint in catalog.constraints
+        if (constraint.type == "f") == foreign_keys
+    ]
 
 
 def build_clone_script(
@@ -263,14 +273,17 @@ def build_clone_script(
     copy_rows_of: Collection[str] = (),
     set_sequences: str = "called",
     lock_source: bool = False,
+    rows_marker: sql.Composable | None = None,
 ) -> list[sql.Composable]:
     """The statements that rebuild ``catalog``'s schema in the schema on the search_path.
 
     ``copy_rows_of`` names the tables whose rows are copied from the source (before
     constraints and indexes are added, so in any order and at bulk speed).
     ``set_sequences`` is ``"called"`` (sequences used in the source when the catalog
-    was read) or ``"all"``; their positions are read from the source when the script
-    runs. ``lock_source`` first takes SHARE locks on the source tables, so that rows
+    was read), ``"all"`` or ``"none"``; their positions are read from the source when
+    the script runs. ``rows_marker``, if given, is put in the list where rows go (after
+    the tables, before constraints and indexes), for a caller that loads them itself.
+    ``lock_source`` first takes SHARE locks on the source tables, so that rows
     copied table by table are consistent with each other while writers wait.
     """
     source = sql.Identifier(catalog.schema)
@@ -320,6 +333,8 @@ def build_clone_script(
                     sql.Identifier(sequence.owner_column),
                 )
             )
+    if rows_marker is not None:
+        statements.append(rows_marker)
     for table in tables:
         if table.name not in copy_rows_of:
             continue
@@ -332,14 +347,14 @@ def build_clone_script(
             )
         )
     for sequence in catalog.sequences:
-        if set_sequences == "all" or sequence.is_called:
+        if set_sequences == "all" or (set_sequences == "called" and sequence.is_called):
             statements.append(
                 sql.SQL(
                     "SELECT pg_catalog.setval(pg_catalog.quote_ident({})::regclass, s.last_value, "
                     "s.is_called) FROM {}.{} AS s"
                 ).format(sql.Literal(sequence.name), source, sql.Identifier(sequence.name))
             )
-    statements.extend(_constraints_by_table(catalog, foreign_keys=False))
+    statements.extend(_add_constraints(catalog, foreign_keys=False))
     for index in catalog.indexes:
         statements.append(
             sql.SQL("CREATE {}INDEX {} ON {} USING {}").format(
@@ -349,7 +364,7 @@ def build_clone_script(
                 sql.SQL(index.body),
             )
         )
-    statements.extend(_constraints_by_table(catalog, foreign_keys=True))
+    statements.extend(_add_constraints(catalog, foreign_keys=True))
     for view in catalog.relations:
         if view.kind == "v" and view.view_definition is not None:
             statements.append(
@@ -364,16 +379,28 @@ def build_clone_script(
 def render_clone_script(
     catalog: SchemaCatalog, statements: list[sql.Composable], *, using: str = DEFAULT_DB_ALIAS
 ) -> CloneScript:
-    """Render ``statements`` once into one SQL text (sent in a single round trip)."""
+    """Render ``statements`` once, into one SQL text and one string per statement."""
     connection = connections[using]
     connection.ensure_connection()
-    text = ";\n".join(statement.as_string(connection.connection) for statement in statements)
-    return CloneScript(catalog.schema, text + ";" if text else "", len(statements))
+    rendered = tuple(statement.as_string(connection.connection) for statement in statements)
+    text = ";\n".join(rendered)
+    return CloneScript(catalog.schema, text + ";" if text else "", rendered)
 
 
 def run_clone_script(script: CloneScript, schema: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Run ``script`` with ``schema`` (which must exist and be empty) as the only search_path."""
-    if not script.text:
+    """Run ``script`` with ``schema`` (which must exist and be empty) as the only search_path.
+
+    On a plain server the whole script is one round trip. On Citus each statement is
+    sent on its own: Citus forwards some DDL to the worker with the query string it
+    received, and a worker refuses a string of several commands ("cannot insert multiple
+    commands into a prepared statement", Citus issue 6608).
+    """
+    if not script.statements:
         return
+    one_by_one = is_citus(using=using)
     with schema_context(schema, include_public=False), connections[using].cursor() as cursor:
-        cursor.execute(script.text)
+        if one_by_one:
+            for statement in script.statements:
+                cursor.execute(statement)
+        else:
+            cursor.execute(script.text)

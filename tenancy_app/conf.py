@@ -10,7 +10,8 @@ their overrides at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings
@@ -67,11 +68,43 @@ def _hosts(value: Iterable[Any]) -> frozenset[str]:
     return frozenset(str(host).lower() for host in value)
 
 
+@dataclass(frozen=True, slots=True)
+class TenantType:
+    """One entry of ``TENANCY["TENANT_TYPES"]``: its name, its own apps and its URLconf."""
+
+    name: str
+    apps: tuple[str, ...]
+    urlconf: str | None
+
+
+def _tenant_types(value: Any) -> dict[str, TenantType]:
+    """The configured types, read leniently: malformed entries are reported by the
+    system checks (tenancy.E161), here they just have no apps."""
+    if not isinstance(value, Mapping):
+        return {}
+    types = {}
+    for name, entry in value.items():
+        entry = entry if isinstance(entry, Mapping) else {}
+        apps = entry.get("APPS", ())
+        urlconf = entry.get("URLCONF")
+        types[str(name)] = TenantType(
+            name=str(name),
+            apps=_strings(apps) if isinstance(apps, list | tuple) else (),
+            urlconf=str(urlconf) if urlconf else None,
+        )
+    return types
+
+
 class TenancySettings:
     """Typed access to ``settings.TENANCY``; every key is declared here, once."""
 
     SHARED_APPS = Setting([], _strings, "Apps whose tables live once, in the public schema.")
     TENANT_APPS = Setting([], _strings, "Apps whose tables exist in every tenant schema.")
+    TENANT_TYPES = Setting(
+        {},
+        _tenant_types,
+        "Kinds of tenants, each with its own apps (besides TENANT_APPS) and URLconf.",
+    )
     TENANT_MODEL = Setting("tenancy_app.Tenant", str, "The tenant model, 'app_label.Model'.")
     DOMAIN_MODEL = Setting("tenancy_app.Domain", str, "The domain model, 'app_label.Model'.")
     RESOLVERS = Setting(
@@ -114,8 +147,22 @@ class TenancySettings:
     MAX_SCHEMAS_PER_CONNECTION = Setting(
         None, _optional_int, "Schemas a connection may visit before it is recycled."
     )
+    UNMANAGED_SCHEMAS = Setting(
+        [], _strings, "Schemas that are no tenant's, which check_tenants does not report."
+    )
+    AUDIT_RETENTION_DAYS = Setting(
+        None, _optional_int, "Days the audit trail keeps its entries (None: for ever)."
+    )
+    BASE_BACKEND = Setting(
+        "django.db.backends.postgresql",
+        str,
+        "The Django backend the tenancy backend is built over (e.g. PostGIS's); read once.",
+    )
     SEARCH_PATH_SCOPE = Setting(
         "session", str, "'session' (default) or 'transaction' (PgBouncer transaction pooling)."
+    )
+    TASK_UNAVAILABLE_TENANT = Setting(
+        "fail", str, "A Celery task whose tenant is gone or not active: 'fail' or 'skip'."
     )
 
     def raw(self, name: str) -> Any:
@@ -141,9 +188,13 @@ class TenancySettings:
         self.__dict__.clear()
 
     @cached_property
-    def RESERVED_SCHEMAS(self) -> tuple[str, str]:
-        """The project's own schemas, which no tenant may have: public and the template."""
-        return (self.PUBLIC_SCHEMA, self.TEMPLATE_SCHEMA)
+    def RESERVED_SCHEMAS(self) -> tuple[str, ...]:
+        """The project's own schemas, which no tenant may have: public and the template
+        (and, with tenant types, each type's template)."""
+        from .tenant_types import template_schema
+
+        types = tuple(template_schema(name) for name in self.TENANT_TYPES)
+        return (self.PUBLIC_SCHEMA, self.TEMPLATE_SCHEMA, *types)
 
     @cached_property
     def PUBLIC_SEARCH_PATH(self) -> tuple[str, ...]:

@@ -47,5 +47,11 @@ def install() -> None:
     from django.contrib.contenttypes.models import ContentType
 
     manager: Any = ContentType.objects
-    if not isinstance(manager._cache, SchemaKeyedCache):
-        manager._cache = SchemaKeyedCache()
+    if isinstance(manager._cache, SchemaKeyedCache):
+        return
+    cache = SchemaKeyedCache()
+    # ContentType.objects is a copy of the model's own manager, made again whenever the
+    # app registry's caches are cleared (a model registered late, e.g. by importing the
+    # models of an app that is not installed): the copies share the source's cache.
+    for source in (*ContentType._meta.local_managers, manager):
+        source._cache = cache

@@ -35,3 +35,24 @@ def option_strings(parser: argparse.ArgumentParser) -> frozenset[str]:
     it parses with.
     """
     return frozenset(parser._option_string_actions)
+
+
+def value_options(parser: argparse.ArgumentParser) -> dict[str, tuple[str, bool]]:
+    """``dest`` -> (option string, appends) of every option of ``parser`` taking one value.
+
+    argparse (3.11 and 3.12) strips a value of ``--`` and hands over ``[]`` instead of a
+    string for ``--name=--`` (for ``action="append"``: ``[[]]``); the commands look for
+    that (``TenancyCommand``). There is no public list of a parser's actions:
+    ``_actions`` is the one it parses with, ``_StoreAction`` and ``_AppendAction`` the
+    classes of ``action="store"`` and ``action="append"``.
+    """
+    return {
+        action.dest: (
+            max(action.option_strings, key=len),  # --schema rather than -s
+            isinstance(action, argparse._AppendAction),
+        )
+        for action in parser._actions
+        if isinstance(action, argparse._StoreAction | argparse._AppendAction)
+        and action.option_strings
+        and action.nargs is None
+    }

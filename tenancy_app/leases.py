@@ -103,7 +103,9 @@ class Lease:
         self.refusals[using] = (refusal, until)
 
     def revoke(self) -> None:
+        """Forget what was verified (and refused): the next statement verifies again."""
         self.expires.clear()
+        self.refusals.clear()
 
 
 _leases: dict[LeaseKey, Lease] = {}

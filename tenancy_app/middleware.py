@@ -25,6 +25,8 @@ from .context import (
 from .exceptions import TenantNotFound, TenantUnavailable
 from .resolvers import BaseResolver, Resolution
 from .resolvers.base import request_host
+from .signals import tenant_activated
+from .tenant_types import is_configured, tenant_urlconf
 
 GetResponse = Callable[[HttpRequest], Any]
 #: What prepare() decides: a tenant's activation (the usual case, a ContextVar set), a
@@ -48,6 +50,10 @@ def _under_path_prefix(request: HttpRequest, prefix: str, activation: Activation
             yield
     finally:
         set_script_prefix(outer)
+
+
+def _activation(request: HttpRequest) -> dict[str, Any]:
+    return {"request": request, "tenant": getattr(request, "tenant", None)}
 
 
 class TenantMiddleware:
@@ -83,12 +89,16 @@ class TenantMiddleware:
         if isinstance(serving, ActiveSchema):
             token = activate(serving)
             try:
+                if tenant_activated.receivers:  # nobody listening costs this test only
+                    tenant_activated.send(type(self), **_activation(request))
                 return self.get_response(request)
             finally:
                 deactivate(token)
         if isinstance(serving, HttpResponseBase):
             return serving
         with serving:
+            if tenant_activated.receivers:
+                tenant_activated.send(type(self), **_activation(request))
             return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -106,6 +116,8 @@ class TenantMiddleware:
         if isinstance(serving, ActiveSchema):
             token = activate(serving)
             try:
+                if tenant_activated.receivers:
+                    await tenant_activated.asend(type(self), **_activation(request))
                 response: Awaitable[HttpResponseBase] = self.get_response(request)
                 return await response
             finally:
@@ -113,6 +125,8 @@ class TenantMiddleware:
         if isinstance(serving, HttpResponseBase):
             return serving
         with serving:
+            if tenant_activated.receivers:
+                await tenant_activated.asend(type(self), **_activation(request))
             response = self.get_response(request)
             return await response
 
@@ -143,7 +157,8 @@ class TenantMiddleware:
                 request.urlconf = tenancy_settings.PUBLIC_URLCONF
             return public_context()
         tenant = resolution.tenant
-        if not tenant.is_active:
+        if not tenant.is_active or not is_configured(tenant):
+            # (A tenant whose type is not configured has no apps to be served with.)
             request.tenant = None  # type: ignore[attr-defined]
             return self.unavailable(request, tenant)
         active = resolution.active
@@ -156,8 +171,9 @@ class TenantMiddleware:
                 request.tenant = None  # type: ignore[attr-defined]
                 return self.refused(request, tenant, refusal)
         request.tenant = tenant  # type: ignore[attr-defined]
-        if tenancy_settings.TENANT_URLCONF:
-            request.urlconf = tenancy_settings.TENANT_URLCONF
+        urlconf = tenant_urlconf(tenant)  # the tenant type's, else TENANT_URLCONF
+        if urlconf:
+            request.urlconf = urlconf
         if resolution.path_prefix:
             return _under_path_prefix(request, resolution.path_prefix, Activation(active))
         return active

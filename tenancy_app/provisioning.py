@@ -17,8 +17,10 @@ from typing import Any, Literal
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 
+from .audit import Action, audited, operation
 from .cloning import build_clone_script, read_catalog, render_clone_script, run_clone_script
 from .conf import tenancy_settings
+from .conflicts import taken_registry_field
 from .context import public_context
 from .exceptions import (
     CloneNotSupported,
@@ -35,11 +37,13 @@ from .models import (
     TenantStatus,
     get_domain_model,
     get_tenant_model,
-    validate_host_name,
+    normalize_domain,
     validate_tenant_schema_name,
 )
 from .schemas import create_schema, drop_schema, rename_schema, schema_exists
+from .signals import send_on_commit, tenant_deleted, tenant_provisioned, tenant_renamed
 from .template_schema import template_clone_script
+from .tenant_types import validate_tenant_type
 
 Method = Literal["template", "migrate"]
 OnWait = Callable[[float], None]
@@ -54,18 +58,22 @@ class _Steps:
 
 
 @contextmanager
-def _creating(schema_name: str, domain: str | None) -> Iterator[_Steps]:
-    """Turn a failure of one creation into the error a caller can act on."""
+def _creating(schema_name: str, domain: str | None, using: str) -> Iterator[_Steps]:
+    """Turn a failure of one creation into the error a caller can act on.
+
+    A unique violation is "already exists" only when it is one: on the tenant's schema
+    name or the domain (another one, such as a primary key whose sequence is behind its
+    rows, is a ProvisioningError that shows it).
+    """
     steps = _Steps()
     try:
         yield steps
     except IntegrityError as exc:
-        if steps.current.startswith("registering"):
-            raise TenantAlreadyExists(
-                f"A tenant with schema {schema_name!r}"
-                + (f" or domain {domain!r}" if domain else "")
-                + " already exists."
-            ) from exc
+        taken = taken_registry_field(exc, schema_name=schema_name, domain=domain, using=using)
+        if taken is not None:
+            value = schema_name if taken == "schema_name" else domain
+            what = "schema" if taken == "schema_name" else "domain"
+            raise TenantAlreadyExists(f"A tenant with {what} {value!r} already exists.") from exc
         raise ProvisioningError(schema_name, steps.current, exc) from exc
     except (SchemaAlreadyExists, SchemaNotFound, TenantAlreadyExists, CloneNotSupported):
         raise
@@ -102,18 +110,28 @@ def _activate(steps: _Steps, tenant: TenantBase, using: str) -> None:
     tenant.save(using=using, update_fields=["status", "updated_at"])
 
 
-def _validate(schema_name: str, domain: str | None) -> None:
+def _tenant_type(tenant_type: str | None, fields: dict[str, Any]) -> str:
+    """The new tenant's type, from ``tenant_type`` or a ``type`` field value (not both)."""
+    given = fields.pop("type", None)
+    if given is not None and tenant_type is not None and given != tenant_type:
+        raise ValueError(f"tenant_type={tenant_type!r} and type={given!r} disagree.")
+    return validate_tenant_type(tenant_type if tenant_type is not None else given)
+
+
+def _validate(schema_name: str, domain: str | None) -> str | None:
+    """Check both names before any SQL; return the domain in its normal form."""
     validate_tenant_schema_name(schema_name)
-    if domain is not None:
-        validate_host_name(domain)
+    return None if domain is None else normalize_domain(domain)
 
 
+@audited(Action.PROVISION, parameters=("name", "domain", "method", "tenant_type"))
 def provision_tenant(
     *,
     schema_name: str,
     name: str,
     domain: str | None = None,
     method: Method | None = None,
+    tenant_type: str | None = None,
     using: str = DEFAULT_DB_ALIAS,
     **fields: Any,
 ) -> TenantBase:
@@ -121,8 +139,11 @@ def provision_tenant(
 
     ``method`` is ``"template"`` (copy the template schema, the default when
     ``TENANCY["PROVISION_FROM_TEMPLATE"]`` is true) or ``"migrate"`` (run the
-    migrations in the new schema). Raises
-    :class:`~tenancy_app.exceptions.InvalidSchemaName` (before any SQL),
+    migrations in the new schema). With ``TENANCY["TENANT_TYPES"]``, ``tenant_type``
+    names the tenant's type (required): its schema gets that type's apps, copied from
+    that type's template. Raises
+    :class:`~tenancy_app.exceptions.InvalidSchemaName` and
+    :class:`~tenancy_app.exceptions.UnknownTenantType` (before any SQL),
     :class:`~tenancy_app.exceptions.TenantAlreadyExists`,
     :class:`~tenancy_app.exceptions.SchemaAlreadyExists`,
     :class:`~tenancy_app.exceptions.CloneNotSupported` (the template holds objects a
@@ -133,34 +154,37 @@ def provision_tenant(
         method = "template" if tenancy_settings.PROVISION_FROM_TEMPLATE else "migrate"
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
-    _validate(schema_name, domain)
+    tenant_type = _tenant_type(tenant_type, fields)
+    domain = _validate(schema_name, domain)
     with (
-        _creating(schema_name, domain) as steps,
+        _creating(schema_name, domain, using) as steps,
         public_context(),
         transaction.atomic(using=using),
     ):
         script = None
         if method == "template":
             steps.current = "preparing the template schema"
-            script = template_clone_script(using=using)
+            script = template_clone_script(tenant_type=tenant_type, using=using)
         tenant = _register(
             steps,
             schema_name=schema_name,
             name=name,
             domain=domain,
             using=using,
-            fields=fields,
+            fields={**fields, "type": tenant_type},
         )
         if script is not None:
             steps.current = "copying the template schema"
             run_clone_script(script, schema_name, using=using)
         else:
             steps.current = "migrating the schema"
-            migrate_schema(schema_name, using=using)
+            migrate_schema(schema_name, using=using, tenant=tenant)
         _activate(steps, tenant, using)
+        send_on_commit(tenant_provisioned, type(tenant), using=using, tenant=tenant, method=method)
     return tenant
 
 
+@audited(Action.CLONE, parameters=("source", "name", "domain"))
 def clone_tenant(
     source: TenantBase,
     *,
@@ -173,15 +197,21 @@ def clone_tenant(
     """Create an active tenant whose schema is a copy of ``source``'s: tables and rows.
 
     The source tables are locked against writes (SHARE) while they are copied, so the
-    copy is consistent; sequences continue where the source's are. Raises what
+    copy is consistent; sequences continue where the source's are. The copy has the
+    source's tenant type (its tables are that type's). Raises what
     :func:`provision_tenant` raises, and
     :class:`~tenancy_app.exceptions.SchemaNotFound` when the source has no schema.
     """
-    _validate(schema_name, domain)
+    if fields.get("type", source.type) != source.type:
+        raise ValueError(
+            f"A copy of {source} has its type {source.type!r}, not {fields['type']!r}."
+        )
+    fields = {**fields, "type": validate_tenant_type(source.type)}
+    domain = _validate(schema_name, domain)
     source_schema = source.schema_name
     validate_tenant_schema_name(source_schema)
     with (
-        _creating(schema_name, domain) as steps,
+        _creating(schema_name, domain, using) as steps,
         public_context(),
         transaction.atomic(using=using),
     ):
@@ -208,9 +238,11 @@ def clone_tenant(
             render_clone_script(catalog, statements, using=using), schema_name, using=using
         )
         _activate(steps, tenant, using)
+        send_on_commit(tenant_provisioned, type(tenant), using=using, tenant=tenant, method="clone")
     return tenant
 
 
+@audited(Action.RENAME, tenant="tenant", parameters=("new_schema_name",))
 def rename_tenant(
     tenant: TenantBase,
     new_schema_name: str,
@@ -251,7 +283,14 @@ def rename_tenant(
                 with transaction.atomic(using=using):
                     current.save(using=using, update_fields=["schema_name", "updated_at"])
             except IntegrityError as exc:
+                taken = taken_registry_field(exc, schema_name=new_schema_name, using=using)
+                if taken != "schema_name":
+                    raise
                 raise _taken(new_schema_name) from exc
+            send_on_commit(
+                tenant_renamed, model, using=using, tenant=current,
+                old_schema_name=old, new_schema_name=new_schema_name,
+            )  # fmt: skip
     tenant.schema_name = new_schema_name
     tenant.updated_at = current.updated_at
     return tenant
@@ -270,6 +309,7 @@ def _refuse_taken(model: type[TenantBase], schema_name: str, *, using: str) -> N
         raise SchemaAlreadyExists(f"The schema {schema_name!r} already exists in the database.")
 
 
+@audited(Action.SUSPEND, tenant="tenant")
 def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Stop serving ``tenant`` (503 on its hosts; its schema and data are kept).
 
@@ -287,6 +327,7 @@ def suspend_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool
     )
 
 
+@audited(Action.ACTIVATE, tenant="tenant")
 def activate_tenant(tenant: TenantBase, *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Serve a suspended ``tenant`` again; returns whether the status changed.
 
@@ -363,8 +404,15 @@ def delete_tenants(
     fenced = [t.schema_name for t in tenants if drop and t.schema_name != public]
     with public_context(), fence(fenced, using=using, on_wait=on_wait):
         for tenant in tenants:
-            with transaction.atomic(using=using):
+            with (
+                operation(Action.DELETE, tenant, {"drop": drop}, using=using),
+                transaction.atomic(using=using),
+            ):
                 schema_name = tenant.schema_name
                 tenant.delete(using=using)
                 if drop and schema_name != public:
                     drop_schema(schema_name, using=using, missing_ok=True)
+                send_on_commit(
+                    tenant_deleted, type(tenant), using=using, tenant=tenant,
+                    schema_name=schema_name, dropped=drop,
+                )  # fmt: skip

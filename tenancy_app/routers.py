@@ -1,4 +1,5 @@
-"""Which apps migrate where: shared apps in the public schema, tenant apps in tenant schemas."""
+"""Which apps migrate where: shared apps in the public schema, tenant apps in tenant schemas
+(with tenant types, the apps of each schema's type)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from django.dispatch import receiver
 
 from .conf import tenancy_settings
 from .context import get_current_schema
+from .migration_scopes import HINT, Scope, runs_here
+from .tenant_types import app_entries_of_type, is_typed, schema_type, tenant_app_entries
 
 
 @lru_cache(maxsize=16)
@@ -51,7 +54,23 @@ def shared_app_labels() -> frozenset[str]:
 
 
 def tenant_app_labels() -> frozenset[str]:
-    return app_labels(tenancy_settings.TENANT_APPS)
+    """Labels of the apps with tables in some tenant schema (of any type)."""
+    return app_labels(tenant_app_entries())
+
+
+def placed_app_labels(schema_name: str | None = None) -> frozenset[str]:
+    """Labels of the apps whose tables belong in ``schema_name`` (default: the current one).
+
+    Shared apps in the public schema; in a tenant or template schema the tenant apps, or
+    with tenant types those of the schema's type (none for a type not configured).
+    """
+    schema_name = schema_name if schema_name is not None else get_current_schema()
+    if schema_name == tenancy_settings.PUBLIC_SCHEMA:
+        return shared_app_labels()
+    if not is_typed():
+        return app_labels(tenancy_settings.TENANT_APPS)
+    tenant_type = schema_type(schema_name)
+    return app_labels(app_entries_of_type(tenant_type)) if tenant_type else frozenset()
 
 
 def is_swapped_out_default(app_label: str, model_name: str | None) -> bool:
@@ -70,7 +89,9 @@ class TenantRouter:
 
     The decision follows the active schema (see :mod:`tenancy_app.context`), so the
     same ``migrate`` machinery creates shared tables in the public schema and tenant
-    tables in each tenant schema, never both in the wrong place.
+    tables in each tenant schema, never both in the wrong place. A ``RunPython`` or
+    ``RunSQL`` scoped with :mod:`tenancy_app.migrations` helpers runs only in the
+    schemas of its scope among those.
     """
 
     # No opinion on reads, writes and relations: one database holds every schema. Defined
@@ -90,6 +111,9 @@ class TenantRouter:
     ) -> bool:
         if is_swapped_out_default(app_label, model_name):
             return False
-        if get_current_schema() == tenancy_settings.PUBLIC_SCHEMA:
-            return app_label in shared_app_labels()
-        return app_label in tenant_app_labels()
+        placed = app_label in placed_app_labels()
+        scope = hints.get(HINT)
+        if placed and scope is not None:
+            # A scoped RunPython / RunSQL (tenancy_app.migrations.in_tenants, ...).
+            return runs_here(Scope.from_hint(scope), db)
+        return placed

@@ -11,10 +11,11 @@ from .names import validate_schema_name
 
 
 def _checked(name: str) -> str:
-    """Tenant names by the rules; the project's template schema is allowed too."""
-    if name == tenancy_settings.TEMPLATE_SCHEMA:
+    """Tenant names by the rules; the project's template schemas are allowed too."""
+    reserved = tenancy_settings.RESERVED_SCHEMAS
+    if name in reserved and name != tenancy_settings.PUBLIC_SCHEMA:
         return name
-    return validate_schema_name(name, reserved=tenancy_settings.RESERVED_SCHEMAS)
+    return validate_schema_name(name, reserved=reserved)
 
 
 def schema_exists(name: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -2,10 +2,12 @@
 
 ``TENANCY["TEMPLATE_SCHEMA"]`` (default ``"tenancy_template"``) holds every tenant
 table and the post-migrate rows (content types, permissions), made by running the
-migrations in it like in any tenant schema. It is never a tenant: its name is reserved,
-no resolver finds it, ``list_tenants`` does not show it. ``migrate_schemas`` migrates it
-along with the tenants; :func:`ensure_template` creates it when it is missing and
-migrates it when it is behind the migration files.
+migrations in it like in any tenant schema. With tenant types each type has its own,
+``<TEMPLATE_SCHEMA>_<type>``, holding that type's tables (:mod:`tenancy_app.tenant_types`);
+every function here takes the type (``""`` without types). It is never a tenant: its
+name is reserved, no resolver finds it, ``list_tenants`` does not show it.
+``migrate_schemas`` migrates it along with the tenants; :func:`ensure_template` creates
+it when it is missing and migrates it when it is behind the migration files.
 
 Provisioning copies it with a script built from its catalog (:mod:`tenancy_app.cloning`).
 The script is built once per template state and kept in this process, keyed by the
@@ -37,7 +39,9 @@ from .cloning import (
 from .conf import tenancy_settings
 from .context import public_context, schema_context
 from .migrator import migrate_schema
+from .migrator.lock import lock_template_in_transaction
 from .schemas import create_schema, schema_exists
+from .tenant_types import app_entries_of_type, is_typed, template_schema
 
 __all__ = ["clear_template_cache", "ensure_template", "template_clone_script"]
 
@@ -56,12 +60,18 @@ def clear_template_cache() -> None:
         _scripts.clear()
 
 
-def _state_key(using: str) -> StateKey | None:
+def _apps_of(tenant_type: str) -> tuple[str, ...]:
+    if is_typed():
+        return app_entries_of_type(tenant_type)
+    return tuple(tenancy_settings.TENANT_APPS)
+
+
+def _state_key(using: str, tenant_type: str) -> StateKey | None:
     """What identifies the template's migration state now, or ``None`` without a template.
 
     Two indexed queries on small tables; no scan of the catalog.
     """
-    template = tenancy_settings.TEMPLATE_SCHEMA
+    template = template_schema(tenant_type)
     with public_context(), connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT c.oid FROM pg_catalog.pg_class c "
@@ -82,7 +92,7 @@ def _state_key(using: str) -> StateKey | None:
         using,
         settings.DATABASES[using].get("NAME"),
         template,
-        tuple(tenancy_settings.TENANT_APPS),
+        _apps_of(tenant_type),
         row[0],
         count,
         last_id,
@@ -96,28 +106,28 @@ def _has_pending_migrations(template: str, using: str) -> bool:
 
 
 def _ensure(
-    using: str, *, verbosity: int = 0, stdout: IO[str] | TextIOBase | None = None
+    using: str,
+    tenant_type: str,
+    *,
+    verbosity: int = 0,
+    stdout: IO[str] | TextIOBase | None = None,
 ) -> tuple[StateKey, bool]:
-    key = _state_key(using)
+    key = _state_key(using, tenant_type)
     if key is not None and key in _up_to_date:
         return key, False
-    template = tenancy_settings.TEMPLATE_SCHEMA
+    template = template_schema(tenant_type)
     changed = False
     with public_context(), transaction.atomic(using=using):
-        with connections[using].cursor() as cursor:
-            # One process at a time creates or migrates the template; the others wait
-            # here and then find it done.
-            cursor.execute(
-                "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(%s, 0))",
-                [f"tenancy_app template {template}"],
-            )
+        # One process at a time creates or migrates the template (provisioning here, or
+        # a migrate_schemas run); the others wait here and then find it done.
+        lock_template_in_transaction(using, template)
         if not schema_exists(template, using=using):
             create_schema(template, using=using)
             changed = True
         if changed or _has_pending_migrations(template, using):
             migrate_schema(template, using=using, verbosity=verbosity, stdout=stdout)
             changed = True
-        key = _state_key(using)
+        key = _state_key(using, tenant_type)
     assert key is not None
     with _lock:
         _up_to_date.add(key)
@@ -126,31 +136,34 @@ def _ensure(
 
 def ensure_template(
     *,
+    tenant_type: str = "",
     using: str = DEFAULT_DB_ALIAS,
     verbosity: int = 0,
     stdout: IO[str] | TextIOBase | None = None,
 ) -> bool:
-    """Create the template schema if it is missing, migrate it if it is behind.
+    """Create the template schema (of ``tenant_type``) if it is missing, migrate it if it
+    is behind.
 
     Runs in one transaction, serialised between processes by an advisory lock; returns
     whether the template was changed. Cheap when the template was already found up to
     date by this process.
     """
-    return _ensure(using, verbosity=verbosity, stdout=stdout)[1]
+    return _ensure(using, tenant_type, verbosity=verbosity, stdout=stdout)[1]
 
 
-def template_clone_script(*, using: str = DEFAULT_DB_ALIAS) -> CloneScript:
-    """The script that copies the up-to-date template into the schema on the search_path.
+def template_clone_script(*, tenant_type: str = "", using: str = DEFAULT_DB_ALIAS) -> CloneScript:
+    """The script that copies the up-to-date template (of ``tenant_type``) into the schema
+    on the search_path.
 
     Builds it from the template's catalog on first use for the template's state
     (the tables, and the rows of every table that has rows: migrations, content types,
     permissions and whatever data migrations wrote).
     """
-    key, _ = _ensure(using)
+    key, _ = _ensure(using, tenant_type)
     script = _scripts.get(key)
     if script is not None:
         return script
-    template = tenancy_settings.TEMPLATE_SCHEMA
+    template = template_schema(tenant_type)
     catalog = read_catalog(template, using=using)
     with public_context():
         rows = tables_with_rows(template, [table.name for table in catalog.tables], using=using)
@@ -158,7 +171,7 @@ def template_clone_script(*, using: str = DEFAULT_DB_ALIAS) -> CloneScript:
         catalog, build_clone_script(catalog, copy_rows_of=rows), using=using
     )
     with _lock:
-        if len(_scripts) >= _MAX_SCRIPTS:
+        if len(_scripts) >= max(_MAX_SCRIPTS, 2 * len(tenancy_settings.TENANT_TYPES)):
             _scripts.clear()
         _scripts[key] = script
     return script

@@ -1,10 +1,15 @@
-"""Default responses for requests that cannot be served by a tenant."""
+"""Default responses for requests that cannot be served by a tenant; the health view."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.db import DEFAULT_DB_ALIAS
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.utils.html import escape
+from django.views import View
 
+from .conf import tenancy_settings
+from .context import get_current_schema, get_current_tenant
+from .health import check_tenants
 from .models import TenantBase
 
 
@@ -22,3 +27,32 @@ def tenant_unavailable(request: HttpRequest, tenant: TenantBase) -> HttpResponse
     )
     response["Retry-After"] = "3600"
     return response
+
+
+class TenantsHealthView(View):
+    """The ``check_tenants`` report as JSON, for monitoring: 200 when nothing is wrong, else 503.
+
+    Mount it in the public URLconf, e.g. ``path("ops/tenants/health/",
+    TenantsHealthView.as_view())``. It answers only outside any tenant (on a tenant's
+    domain it is a 404, so no tenant learns the others' names), and only to active staff
+    users: override :meth:`has_permission` to let a monitoring system in (a token, an
+    address). One report costs a fixed number of statements whatever the number of
+    tenants (plus one per 500 schemas to read their migrations).
+    """
+
+    using = DEFAULT_DB_ALIAS
+    http_method_names = ["get", "head"]
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_active and user.is_staff)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if get_current_tenant() is not None or get_current_schema() != (
+            tenancy_settings.PUBLIC_SCHEMA
+        ):
+            raise Http404("The tenant health report is only served outside tenants.")
+        if not self.has_permission(request):
+            return JsonResponse({"detail": "Staff only."}, status=403)
+        report = check_tenants(using=self.using)
+        return JsonResponse(report.as_dict(), status=200 if report.ok else 503)

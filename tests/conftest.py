@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,16 @@ from tenancy_app.schemas import drop_schema, list_schemas
 from tenancy_app.template_schema import ensure_template
 
 MakeTenant = Callable[..., TenantBase]
+
+# These suites need settings of their own (AUTH_USER_MODEL, a PostGIS backend), which cannot
+# change inside a running Django: tests/test_contrib_users.py and tests/test_postgis.py run
+# each in a pytest process of its own. The main run does not collect them.
+_OWN_SETTINGS = {"users": "tests.settings_users", "postgis": "tests.settings_postgis"}
+collect_ignore = [
+    folder
+    for folder, module in _OWN_SETTINGS.items()
+    if os.environ.get("DJANGO_SETTINGS_MODULE") != module
+]
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +68,15 @@ def make_committed_tenant(transactional_db: None) -> Iterator[MakeTenant]:
         get_tenant_model().objects.filter(schema_name__in=made).delete()
         for schema in made:
             drop_schema(schema, missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis for the whole run (started on first use); each user takes its own db."""
+    from tests.servers import redis_server
+
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

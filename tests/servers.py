@@ -206,3 +206,18 @@ def serving(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A fresh Redis (Debian's redis-server) on a free port, nothing persisted; yields its
+    URL. Installed with apt-get where possible (see tests/system.py)."""
+    from tests.system import require_debian_package
+
+    binary = require_debian_package("redis-server", "redis-server")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="tenancy-redis-") as folder:
+        command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", folder]  # fmt: skip
+        with serving(command, port, Path(folder) / "log", env=dict(os.environ), cwd=Path(folder)):
+            yield f"redis://127.0.0.1:{port}"

@@ -1,6 +1,7 @@
 """Settings of the test suite: a real PostgreSQL, from DATABASE_URL or the embedded server."""
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ TENANCY: dict[str, Any] = {
         "django.contrib.sessions",
         "django.contrib.messages",
         "tenancy_app.apps.TenancyAdminConfig",
+        "tests.scoped",
     ],
     "TENANT_APPS": [
         "django.contrib.contenttypes",
@@ -46,8 +48,10 @@ TENANCY: dict[str, Any] = {
         "django.contrib.sessions",
         "django.contrib.messages",
         "tenancy_app.apps.TenancyAdminConfig",
+        "django.contrib.sites",
         "tests.notes",
         "tests.inventory",
+        "tests.scoped",
     ],
     "PUBLIC_DOMAINS": ["public.test", "testserver"],
     "PUBLIC_URLCONF": "tests.urls_public",
@@ -56,6 +60,11 @@ TENANCY: dict[str, Any] = {
 }
 
 INSTALLED_APPS = list(dict.fromkeys(TENANCY["SHARED_APPS"] + TENANCY["TENANT_APPS"]))
+# The optional integrations, where their extras are installed (CI installs them all).
+if find_spec("celery"):
+    INSTALLED_APPS.append("tenancy_app.contrib.celery")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="cache+memory://")
 
 CACHES = {
     "default": {

@@ -18,10 +18,19 @@ _lock = threading.Lock()
 _updated = False
 
 
+def _find(binary: str) -> str | None:
+    if os.path.isabs(binary):  # a file the package installs (not every package has a binary)
+        return binary if os.path.exists(binary) else None
+    return shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin:/sbin")
+
+
 def require_debian_package(binary: str, package: str) -> str:
-    """Path of ``binary``, installing Debian's ``package`` first if needed and possible."""
+    """Path of ``binary``, installing Debian's ``package`` first if needed and possible.
+
+    ``binary`` is a command name, or the absolute path of a file the package installs.
+    """
     global _updated
-    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin:/sbin")
+    found = _find(binary)
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
@@ -34,6 +43,6 @@ def require_debian_package(binary: str, package: str) -> str:
         subprocess.run(
             ["apt-get", "install", "-y", "-qq", package], check=True, env=env, capture_output=True
         )
-    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin:/sbin")
+    found = _find(binary)
     assert found, f"apt-get installed {package} but {binary} is still missing"
     return found

@@ -195,7 +195,9 @@ def test_adding_a_tenant_provisions_it_with_its_primary_domain(public_admin: Cli
         ({"schema_name": "taken"}, "schema_name", "already exists"),
         ({"schema_name": "orphan"}, "schema_name", "already has a schema named orphan"),
         ({"domain": "taken.test"}, "domain", "already belongs to a tenant"),
-        ({"domain": "Not A Host"}, "domain", "lower-case host name"),
+        ({"domain": "Not A Host"}, "domain", "Invalid host name"),
+        ({"domain": "ac_me.test"}, "domain", "underscores"),
+        ({"domain": "public.test"}, "domain", "PUBLIC_DOMAINS"),
     ],
 )
 def test_add_form_errors_create_nothing(
@@ -469,6 +471,25 @@ def test_domain_admin_refuses_a_second_primary(public_admin: Client, make_tenant
         ("acme.test", True),
         ("www.acme.test", False),
     ]
+
+
+def test_domain_admin_keeps_the_normal_form_and_refuses_the_rest(
+    public_admin: Client, make_tenant
+) -> None:
+    acme = make_tenant("acme", domain="acme.test")
+    add = "/admin/tenancy_app/domain/add/"
+    for bad, reason in (("acme.test:8000", "port"), ("*.acme.test", "wildcards")):
+        refused = public_admin.post(add, {"domain": bad, "tenant": acme.pk})
+        assert refused.status_code == 200
+        assert reason in str(refused.context["adminform"].form.errors["domain"])
+    added = public_admin.post(add, {"domain": "Shop.Bücher.Test", "tenant": acme.pk})
+    assert added.status_code == 302
+    assert sorted(acme.domains.values_list("domain", flat=True)) == [
+        "acme.test",
+        "shop.xn--bcher-kva.test",
+    ]
+    taken = public_admin.post(add, {"domain": "ACME.test", "tenant": acme.pk})
+    assert "already exists" in str(taken.context["adminform"].form.errors["domain"])
 
 
 # Actions ---------------------------------------------------------------------------

@@ -280,6 +280,38 @@ def test_recycles_a_connection_that_visited_too_many_schemas(make_wrapper: MakeW
         assert db.connection is None
 
 
+def test_recycles_a_pooled_connection_that_visited_too_many_schemas(
+    make_wrapper: MakeWrapper, server: dict[str, Any]
+) -> None:
+    """With Django's pool, requests over 12 schemas: no server session serves more than
+    MAX_SCHEMAS_PER_CONNECTION + 1 of them (the request that goes over the limit ends
+    the session), counted per server backend."""
+    schemas = [f"many{n}" for n in range(12)]
+    kwargs = {k: v for k, v in server.items() if k in ("host", "port", "user", "dbname")}
+    with psycopg.connect(**kwargs, autocommit=True) as setup:
+        for name in schemas:
+            setup.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+            setup.execute(f"CREATE TABLE IF NOT EXISTS {name}.t (x int)")
+    db = make_wrapper(OPTIONS={"pool": {"min_size": 1, "max_size": 1}})
+    served: dict[int, set[str]] = {}
+    try:
+        with override_settings(TENANCY={"MAX_SCHEMAS_PER_CONNECTION": 2}):
+            for name in schemas * 2:  # one request each, as the request signals run it
+                db.close_if_unusable_or_obsolete()
+                with schema_context(name), db.cursor() as cursor:
+                    cursor.execute("SELECT current_schema(), pg_backend_pid() FROM (SELECT 1) s")
+                    schema, pid = cursor.fetchone()
+                served.setdefault(pid, set()).add(schema)
+                db.close_if_unusable_or_obsolete()
+    finally:
+        db.close()
+        with psycopg.connect(**kwargs, autocommit=True) as cleanup:
+            for name in schemas:
+                cleanup.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    assert max(len(seen) for seen in served.values()) == 3
+    assert len(served) >= 8
+
+
 def test_failed_statement_in_transaction_then_rollback(make_wrapper: MakeWrapper) -> None:
     db = make_wrapper()
     with schema_context("a"), transaction.atomic(using=db.alias):

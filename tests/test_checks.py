@@ -51,6 +51,20 @@ def without(entries: tuple[str, ...], *names: str) -> list[str]:
     return [entry for entry in entries if entry not in names]
 
 
+#: Tenant types over the test apps: TENANT_APPS common to both, notes and inventory per type.
+COMMON = without(TENANT, "tests.notes", "tests.inventory")
+TYPES = {
+    "store": {"APPS": ["tests.notes", "tests.inventory"], "URLCONF": "tests.urls"},
+    "agency": {"APPS": ["tests.notes"]},
+}
+
+
+def typed(types: Any = None, **changes: Any) -> dict[str, Any]:
+    """override_settings keywords with tenant types (``TYPES`` unless given)."""
+    changes = {"TENANT_APPS": COMMON, **changes}
+    return tenancy(TENANT_TYPES=TYPES if types is None else types, **changes)
+
+
 @contextmanager
 def overridden(**overrides: Any) -> Iterator[None]:
     """override_settings, without Django's warning about overriding DATABASES.
@@ -134,6 +148,13 @@ CASES: list[tuple[str, Check, dict[str, Any]]] = [
     ("tenancy.E026", checks.check_limits, tenancy(REGISTRY_MAX_AGE=0)),
     ("tenancy.W006", checks.check_search_path_scope, tenancy(SEARCH_PATH_SCOPE="transaction")),
     ("tenancy.E025", checks.check_lookup_cache_alias, tenancy(LOOKUP_CACHE_ALIAS="redis")),
+    ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["example.com:8000"])),
+    ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["bücher.example"])),
+    ("tenancy.E190", checks.check_public_domains, tenancy(PUBLIC_DOMAINS=["*.example.com"])),
+    ("tenancy.E101", checks.check_task_unavailable_tenant, tenancy(TASK_UNAVAILABLE_TENANT="drop")),
+    ("tenancy.E004", checks.check_app_lists, tenancy(UNMANAGED_SCHEMAS="reports")),
+    ("tenancy.E121", checks.check_audit_retention, tenancy(AUDIT_RETENTION_DAYS=0)),
+    ("tenancy.E121", checks.check_audit_retention, tenancy(AUDIT_RETENTION_DAYS="30")),
     ("tenancy.E020", checks.check_auth_content_types,
      tenancy(TENANT_APPS=without(TENANT, "django.contrib.contenttypes"))),
     ("tenancy.E021", checks.check_shared_relations,
@@ -153,6 +174,29 @@ CASES: list[tuple[str, Check, dict[str, Any]]] = [
      {"SESSION_COOKIE_DOMAIN": ".example.com",
       "SESSION_ENGINE": "django.contrib.sessions.backends.cache",
       "CACHES": {"default": {"BACKEND": LOCMEM}}}),
+    ("tenancy.E170", checks.check_base_backend, tenancy(BASE_BACKEND="no.such.backend")),
+    ("tenancy.E170", checks.check_base_backend,
+     tenancy(BASE_BACKEND="django.db.backends.sqlite3")),
+    ("tenancy.E161", checks.check_tenant_types, typed("store")),
+    ("tenancy.E161", checks.check_tenant_types, typed({"store": ["tests.notes"]})),
+    ("tenancy.E161", checks.check_tenant_types, typed({"store": {"APPS": "tests.notes"}})),
+    ("tenancy.E161", checks.check_tenant_types, typed({"store": {"APP": ["tests.notes"]}})),
+    ("tenancy.E161", checks.check_tenant_types, typed({"store": {"URLCONF": 42}})),
+    ("tenancy.E162", checks.check_tenant_types, typed({"Store": TYPES["store"]})),
+    ("tenancy.E162", checks.check_tenant_types, typed({"s" * 50: TYPES["store"]})),
+    ("tenancy.E163", checks.check_type_apps, typed({"agency": TYPES["agency"]})),
+    ("tenancy.E164", checks.check_type_apps,
+     typed({"store": {"APPS": TENANT}, "empty": {"APPS": []}}, TENANT_APPS=[])),
+    ("tenancy.W161", checks.check_type_apps,
+     typed({**TYPES, "agency": {"APPS": ["tests.notes", "tests.nothing"]}})),
+    ("tenancy.E165", checks.check_type_urlconfs,
+     typed({**TYPES, "agency": {"APPS": ["tests.notes"], "URLCONF": "tests.no_such_urls"}})),
+    ("tenancy.E020", checks.check_auth_content_types,
+     typed({**TYPES, "agency": {"APPS": ["tests.notes"]}},
+           TENANT_APPS=without(COMMON, "django.contrib.contenttypes"))),
+    ("tenancy.E023", checks.check_admin,
+     typed({"store": {"APPS": without(TENANT, "django.contrib.auth")},
+            "agency": {"APPS": ["tests.notes", "tests.inventory"]}}, TENANT_APPS=[])),
     ("tenancy.W005", checks.check_caches, {"CACHES": {"default": {"BACKEND": LOCMEM}}}),
     ("tenancy.W005", checks.check_caches,
      {"CACHES": {"default": {"BACKEND": LOCMEM, "KEY_FUNCTION": "tenancy_app.cache.make_key"},
@@ -201,11 +245,24 @@ def test_test_settings_pass_every_check() -> None:
 
 
 def test_every_check_id_is_tested_and_documented() -> None:
-    source = "".join(path.read_text() for path in (ROOT / "tenancy_app" / "checks").glob("*.py"))
+    paths = [
+        *(ROOT / "tenancy_app" / "checks").glob("*.py"),
+        *(ROOT / "tenancy_app" / "contrib").glob("*/checks.py"),
+    ]
+    source = "".join(path.read_text() for path in paths)
     in_code = set(re.findall(r'id="(tenancy\.[EW]\d{3})"', source))
     docs = (ROOT / "docs" / "checks.rst").read_text()
     in_docs = set(re.findall(r"^(tenancy\.[EW]\d{3})\n=+$", docs, flags=re.MULTILINE))
-    tested = {case[0] for case in CASES} | {"tenancy.E009"}
+    # E009 is tested below, W162 (it needs the database) in tests/test_tenant_types.py,
+    # contrib.users' E166-E169 in tests/users/ (under its own settings), and W141 (it needs
+    # a Citus cluster) in tests/test_citus.py, directly and through check.
+    elsewhere = {
+        "tenancy.E009",
+        "tenancy.W141",
+        "tenancy.W162",
+        *(f"tenancy.E{n}" for n in range(166, 170)),
+    }
+    tested = {case[0] for case in CASES} | elsewhere
     assert in_code == in_docs == tested
 
 
@@ -264,6 +321,17 @@ def test_limits_accept_valid_values() -> None:
     for max_schemas, size in ((None, 0), (1, 10), (500, 10_000)):
         with overridden(**tenancy(MAX_SCHEMAS_PER_CONNECTION=max_schemas, LOOKUP_CACHE_SIZE=size)):
             assert checks.check_limits(None) == []
+
+
+def test_tenant_types_pass_every_check() -> None:
+    with overridden(**typed()):
+        tenancy_messages = [m for m in run_checks() if (m.id or "").startswith("tenancy.")]
+    assert tenancy_messages == []
+
+
+def test_without_tenant_types_the_type_checks_are_silent() -> None:
+    for check in (checks.check_tenant_types, checks.check_type_apps, checks.check_type_urlconfs):
+        assert check(None) == []
 
 
 def test_database_sessions_per_tenant_pass_with_a_cookie_domain() -> None:

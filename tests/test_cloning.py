@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import unittest
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command, get_commands, load_command_class
@@ -11,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from psycopg import sql
 
+import tenancy_app
 from tenancy_app import provision_tenant, public_context, tenant_context
 from tenancy_app.conf import tenancy_settings
 from tenancy_app.exceptions import (
@@ -286,3 +288,20 @@ def test_tenant_test_case_makes_the_template_once_outside_its_transaction():
         assert not schema_exists("case_tenant")  # rolled back with the class
     finally:
         ensure_template()
+
+
+SQL_FILES = sorted(path.stem for path in (Path(tenancy_app.__file__).parent / "sql").glob("*.sql"))
+
+
+@pytest.mark.parametrize("name", SQL_FILES)
+def test_catalog_queries_keep_parameters_out_of_comments(name: str) -> None:
+    """Client-side binding fills placeholders in comments too: a value with a newline
+    would end the comment. No comment names a placeholder, and none is sent."""
+    from tenancy_app.cloning import _query
+
+    text = (Path(tenancy_app.__file__).parent / "sql" / f"{name}.sql").read_text()
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("--")]
+    assert comments  # the files are documented
+    assert [line for line in comments if "%(" in line or "%s" in line] == []
+    assert "--" not in _query(name)
+    assert "%(schema)s" in _query(name)

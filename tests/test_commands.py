@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from psycopg import sql
 
 from tenancy_app.conf import tenancy_settings
-from tenancy_app.context import public_context, tenant_context
+from tenancy_app.context import public_context, schema_context, tenant_context
 from tenancy_app.models import Tenant, TenantStatus
 from tenancy_app.schemas import create_schema, drop_schema, list_schemas, schema_exists
 from tests.notes.models import Note
@@ -503,6 +503,66 @@ def test_tenant_command_continues_after_a_failure(make_tenant):
     assert "schema=beta tenant=beta notes=1" in out.getvalue()
 
 
+def test_tenant_command_exclude(make_tenant):
+    for name in ("alpha", "beta", "gamma"):
+        make_tenant(name)
+    out = run("tenant_command", "notes_info", "--all", "--exclude", "beta", "--exclude=gamma")
+    assert "schema=alpha" in out and "beta" not in out and "gamma" not in out
+    assert "Ran 'notes_info' in 1 tenants; none failed." in out
+    # before COMMAND too, and by keyword
+    out = run("tenant_command", "--all", "--exclude", "alpha", "notes_info")
+    assert "schema=alpha" not in out and "schema=beta" in out and "schema=gamma" in out
+    out = run("tenant_command", "notes_info", all_tenants=True, exclude=["alpha", "beta"])
+    assert [line for line in out.splitlines() if line.startswith("schema=")] == [
+        "schema=gamma tenant=gamma notes=0"
+    ]
+
+
+def test_tenant_command_jobs_runs_tenants_at_the_same_time(make_committed_tenant):
+    make_committed_tenant("alpha")
+    make_committed_tenant("beta")
+    # Each run waits for another to arrive: one at a time, the first would wait alone.
+    out = run("tenant_command", "notes_info", "--rendezvous", "--all", "--jobs", "2")
+    assert sorted(line for line in out.splitlines() if line.startswith("schema=")) == [
+        "schema=alpha tenant=alpha notes=0",
+        "schema=beta tenant=beta notes=0",
+    ]
+    lines = out.splitlines()
+    # Each tenant's output follows its own heading, whichever ended first.
+    for heading in (index for index, line in enumerate(lines) if line.startswith("[")):
+        assert lines[heading + 1].startswith(f"schema={lines[heading].split()[1]} ")
+    assert lines[-1] == "Ran 'notes_info' in 2 tenants; none failed."
+
+
+def test_tenant_command_jobs_isolates_a_failing_tenant(make_committed_tenant):
+    for name in ("alpha", "beta", "gamma", "delta"):
+        make_committed_tenant(name)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match=r"'notes_info' failed in 1 of 4 tenants: beta\.$"):
+        call_command(
+            "tenant_command", "notes_info", "--add", "x", "--fail-in", "beta", "--all",
+            "--jobs", "3", stdout=out, stderr=err,
+        )  # fmt: skip
+    assert "beta: asked to fail in beta" in err.getvalue()
+    assert "Ran 'notes_info' in 4 tenants: 3 succeeded, 1 failed." in out.getvalue()
+    for name in ("alpha", "gamma", "delta"):
+        assert f"schema={name} tenant={name} notes=1" in out.getvalue()
+    with schema_context("beta"):
+        assert not Note.objects.exists()  # its run stopped before adding the note
+
+
+def test_tenant_command_from_the_command_line_exits_non_zero_when_a_tenant_fails(
+    make_committed_tenant,
+):
+    make_committed_tenant("alpha")
+    make_committed_tenant("beta")
+    result = manage("tenant_command", "notes_info", "--all", "--jobs", "2", "--fail-in", "alpha")
+    assert result.returncode == 1
+    assert "alpha: asked to fail in alpha" in result.stderr
+    assert "schema=beta tenant=beta notes=0" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
 def test_tenant_command_refusals(make_tenant):
     make_tenant("alpha")
     cases = [
@@ -513,6 +573,11 @@ def test_tenant_command_refusals(make_tenant):
         (("tenant_command", "notes_info", "--schema", "alpha", "--all"), "not both"),
         (("tenant_command", "notes_info", "--bogus", "--all"), "unrecognized arguments"),
         (("tenant_command", "notes_info", "--schema", "nobody"), "No tenant with schema"),
+        (("tenant_command", "notes_info", "--all", "--exclude", "nobody"), "names no tenant"),
+        (("tenant_command", "notes_info", "--schema", "alpha", "--jobs", "2"), "go with --all"),
+        (("tenant_command", "notes_info", "--all", "--jobs", "0"), "at least 1"),
+        (("tenant_command", "notes_info", "--all", "--jobs=x"), "needs a number"),
+        (("tenant_command", "notes_info", "--all", "--exclude", "Bad-Name"), "schema name"),
     ]
     for args, message in cases:
         with pytest.raises(CommandError, match=message):

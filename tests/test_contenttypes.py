@@ -34,3 +34,12 @@ def test_cached_lookups_cost_no_query_within_a_schema(make_tenant, django_assert
             ContentType.objects.get_for_model(Note)
     with public_context(), django_assert_num_queries(1):
         ContentType.objects.get_for_model(ContentType)
+
+
+def test_the_per_schema_cache_survives_a_registry_cache_clear():
+    from django.apps import apps
+
+    from tenancy_app.contenttypes import SchemaKeyedCache
+
+    apps.clear_cache()  # as registering a model after start-up does
+    assert isinstance(ContentType.objects._cache, SchemaKeyedCache)

@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import TestCase
 
 from tenancy_app.contenttypes import SchemaKeyedCache
-from tenancy_app.internals import ExcludeFromModelValidation, option_strings
+from tenancy_app.internals import ExcludeFromModelValidation, option_strings, value_options
 from tenancy_app.models import Domain
 
 
@@ -41,6 +41,14 @@ def test_argparse_still_lists_option_strings():
     assert {"--schema", "-s", "--help", "-h"} <= option_strings(parser), (
         "argparse changed _option_string_actions: tenancy_app.internals.option_strings"
     )
+
+
+def test_argparse_still_lists_store_and_append_actions():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", "-n")
+    parser.add_argument("--tag", action="append")
+    parser.add_argument("--flag", action="store_true")
+    assert value_options(parser) == {"name": ("--name", False), "tag": ("--tag", True)}
 
 
 def test_testcase_still_enters_its_atomics_through_enter_atomics():

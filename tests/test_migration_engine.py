@@ -390,3 +390,24 @@ def test_engine_api_returns_results_in_order(make_tenant):
         ("nowhere", Outcome.FAILED),
     ]
     assert results[2].error == "The schema 'nowhere' does not exist."
+
+
+def test_the_template_brought_up_to_date_by_provisioning_after_planning_is_skipped(db):
+    """A sign-up migrates the template between the run's planning and its template job.
+
+    The engine takes the template lock provisioning takes and reads the template's
+    state again under it: the template is found done, not migrated a second time.
+    """
+    from tenancy_app.template_schema import clear_template_cache, ensure_template
+
+    template = "tenancy_template"
+    run("--schema", template, "notes", "zero")
+    clear_template_cache()
+    planned = MigrationRun([template])
+    assert planned.pending
+    assert ensure_template()  # what provisioning does before a sign-up is copied
+    results = planned.execute(stdout=io.StringIO())
+    assert [(r.schema_name, r.outcome, r.error) for r in results] == [
+        (template, Outcome.SKIPPED, "")
+    ]
+    assert recorded(template, "notes") == ["0001_initial"]

@@ -187,7 +187,7 @@ def test_rename_while_a_newcomer_takes_the_old_name_never_crosses_tenants(gunico
         return finished
 
     try:
-        load, finished = _under_load(gunicorn, rename_then_reuse, after=MAX_AGE + SLACK)
+        load, finished = _under_load(gunicorn, rename_then_reuse, after=MAX_AGE + 3 * SLACK)
         _check_served_answers_renamed(load)
         written = {a.posted for a in load.answers if a.posted and a.status == 200}
         assert written  # some writes were served before and after the rename
@@ -218,7 +218,7 @@ def test_suspend_in_another_process_reaches_every_worker_within_the_bound(gunico
         assert result.returncode == 0, result.stderr
         return finished
 
-    load, finished = _under_load(gunicorn, suspend, after=MAX_AGE + 2 * SLACK)
+    load, finished = _under_load(gunicorn, suspend, after=MAX_AGE + 3 * SLACK)
     _check_served_answers(load, {"acme-group"})
     late = [a for a in load.answers if a.sent > finished + MAX_AGE + SLACK]
     assert late and all(a.status == 503 for a in late)

@@ -245,3 +245,12 @@ def _fresh_leases() -> Iterator[None]:
     revoke_all()
     yield
     revoke_all()
+
+
+def test_a_refusal_pickles_whole():
+    import pickle
+
+    refusal = TenantUnavailable("acme", "the schema does not exist", gone=True)
+    copy = pickle.loads(pickle.dumps(refusal))
+    assert (copy.schema_name, copy.reason, copy.gone) == ("acme", "the schema does not exist", True)
+    assert str(copy) == str(refusal)

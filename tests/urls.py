@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from tenancy_app import get_current_schema
+from tenancy_app.views import TenantsHealthView
 from tests.notes.models import Note
 
 
@@ -52,4 +53,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notes/", notes, name="notes"),
     path("async-notes/", async_notes, name="async-notes"),
+    # Mounted here too, to show that it refuses to answer inside a tenant.
+    path("ops/tenants/health/", TenantsHealthView.as_view()),
 ]

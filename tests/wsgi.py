@@ -1,4 +1,4 @@
-"""WSGI entry point of the test project (served by gunicorn in the multi-process tests)."""
+"""WSGI entry point of the test projects (served by gunicorn in the reliability suites)."""
 
 import os
 

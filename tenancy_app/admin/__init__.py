@@ -11,18 +11,23 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ..admin_site import PlacementAdminMixin
-from ..models import get_domain_model, get_tenant_model
+from ..models import AuditEntry, get_domain_model, get_tenant_model
+from .audit import AuditedAdminMixin, AuditEntryAdmin
 from .domains import DomainAdmin
-from .filters import MigrationStateFilter
+from .filters import MigrationStateFilter, TenantTypeFilter
 from .tenants import DomainInline, TenantAdmin
 
 __all__ = [
+    "AuditEntryAdmin",
+    "AuditedAdminMixin",
     "DomainAdmin",
     "DomainInline",
     "MigrationStateFilter",
     "PlacementAdminMixin",
     "TenantAdmin",
+    "TenantTypeFilter",
 ]
 
 admin.site.register(get_tenant_model(), TenantAdmin)
 admin.site.register(get_domain_model(), DomainAdmin)
+admin.site.register(AuditEntry, AuditEntryAdmin)

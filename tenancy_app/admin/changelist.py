@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from ..migrator.status import pending_counts
 from . import queries
+from .nodes import annotate_placements
 
 
 class TenantChangeList(ChangeList):
@@ -30,4 +31,5 @@ class TenantChangeList(ChangeList):
         live = pending_counts([row.schema_name for row in rows])
         for row in rows:
             row.admin_live_pending = live.get(row.schema_name)
+        annotate_placements(rows)  # on Citus: node and size on it; one query
         self.result_list = rows

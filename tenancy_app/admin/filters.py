@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from ..conf import tenancy_settings
 from . import queries
 
 
@@ -35,3 +36,25 @@ class MigrationStateFilter(admin.SimpleListFilter):
         if value is None:
             return queryset
         return queries.filter_migration_state(queryset, value)
+
+
+class TenantTypeFilter(admin.SimpleListFilter):
+    """Tenants by type (``TENANCY["TENANT_TYPES"]``), and those of a type not configured."""
+
+    title = _("type")
+    parameter_name = "type"
+    NOT_CONFIGURED = "-"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            *((name, name) for name in tenancy_settings.TENANT_TYPES),
+            (self.NOT_CONFIGURED, _("not configured")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == self.NOT_CONFIGURED:
+            return queryset.exclude(type__in=list(tenancy_settings.TENANT_TYPES))
+        return queryset.filter(type=value)

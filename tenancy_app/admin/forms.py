@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import tenancy_settings
 from ..context import public_context
 from ..internals import ExcludeFromModelValidation
-from ..models import get_domain_model, get_tenant_model, validate_host_name
+from ..models import get_domain_model, get_tenant_model, normalize_domain
 from ..names import is_valid_schema_name
 from ..schemas import schema_exists
 
@@ -24,9 +24,17 @@ class TenantAddForm(forms.ModelForm):  # type: ignore[type-arg]
     domain = forms.CharField(
         label=_("primary domain"),
         max_length=253,
-        validators=[validate_host_name],
         help_text=_("Host name the tenant is served at, e.g. acme.example.com."),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "type" in self.fields:  # with tenant types: every tenant has one
+            self.fields["type"].required = True
+
+    def clean_domain(self) -> str:
+        """The domain model's normal form (lower case, IDNA), or its reason to refuse."""
+        return normalize_domain(self.cleaned_data["domain"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()

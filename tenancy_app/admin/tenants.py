@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from typing import Any
@@ -15,21 +16,25 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..admin_site import PlacementAdminMixin
+from ..citus import is_citus
 from ..context import public_context
 from ..exceptions import MigrationRunInProgress, TenantError, TenantStatusError
 from ..migrator import migrate_schemas
 from ..migrator.lock import exclusive_run
 from ..models import SchemaMigrationResult, TenantBase, TenantStatus, get_domain_model
 from ..provisioning import activate_tenant, delete_tenants, provision_tenant, suspend_tenant
+from ..tenant_types import is_typed
 from . import queries
-from .filters import MigrationStateFilter
+from .audit import AuditedAdminMixin
+from .filters import MigrationStateFilter, TenantTypeFilter
 from .forms import DomainFormSet, DomainInlineForm, TenantAddForm
+from .nodes import nodes_view
 
 MIGRATION_STATE_LABELS = {
     queries.UP_TO_DATE: _("up to date"),
@@ -46,7 +51,7 @@ class DomainInline(PlacementAdminMixin, admin.TabularInline):  # type: ignore[ty
     extra = 0
 
 
-class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class TenantAdmin(AuditedAdminMixin, PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """The registry of tenants; reachable only where the registry is placed (public)."""
 
     list_display = [
@@ -70,10 +75,46 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return queries.with_list_columns(super().get_queryset(request))
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = list(super().get_list_display(request))
+        if is_typed() and "type" not in columns:
+            columns.insert(columns.index("status") + 1 if "status" in columns else 1, "type")
+        if is_citus() and "node" not in columns:  # which node holds each tenant (nodes.py)
+            columns.append("node")
+        return columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        if is_typed() and TenantTypeFilter not in filters:
+            filters.insert(0, TenantTypeFilter)
+        return filters
+
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         from .changelist import TenantChangeList
 
         return TenantChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if is_citus():
+            opts = self.opts
+            url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_nodes")
+            extra_context = {**(extra_context or {}), "citus_nodes_url": url}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self) -> list[Any]:
+        opts = self.opts
+        nodes = path(
+            "nodes/",
+            self.admin_site.admin_view(functools.partial(nodes_view, self)),
+            name=f"{opts.app_label}_{opts.model_name}_nodes",
+        )
+        return [nodes, *super().get_urls()]
+
+    @admin.display(description=_("node"))
+    def node(self, obj: Any) -> str:
+        return getattr(obj, "admin_node", None) or self.get_empty_value_display()
 
     @admin.display(description=_("primary domain"), ordering="admin_primary_domain")
     def primary_domain(self, obj: Any) -> str:
@@ -114,17 +155,21 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        exclude = [*(super().get_exclude(request, obj) or ())]
         if obj is None:  # provisioning decides the status
-            return [*(super().get_exclude(request, obj) or ()), "status"]
-        return super().get_exclude(request, obj)
+            exclude.append("status")
+        if not is_typed():
+            exclude.append("type")
+        return exclude
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return super().get_readonly_fields(request, obj)
-        # The schema name is fixed once the schema exists.
+        # The schema name and the type (the schema's tables) are fixed once it exists.
         return [
             *super().get_readonly_fields(request, obj),
             "schema_name",
+            *(["type"] if is_typed() else []),
             *self.schema_fields,
             *self.date_fields,
         ]
@@ -200,13 +245,14 @@ class TenantAdmin(PlacementAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
         extra = {
             name: value
             for name, value in form.cleaned_data.items()
-            if name not in ("schema_name", "name", "domain")
+            if name not in ("schema_name", "name", "domain", "type")
             and name in {field.name for field in obj._meta.concrete_fields}
         }
         tenant = provision_tenant(
             schema_name=obj.schema_name,
             name=obj.name,
             domain=form.cleaned_data["domain"],
+            tenant_type=form.cleaned_data.get("type") or "",
             **extra,
         )
         obj.pk = tenant.pk

@@ -18,7 +18,14 @@ Messages = list[CheckMessage]
 AppConfigs = Sequence[AppConfig] | None
 
 #: Keys of settings.TENANCY whose value must be a list or tuple of strings.
-LIST_KEYS = ("SHARED_APPS", "TENANT_APPS", "RESOLVERS", "PUBLIC_DOMAINS", "EXTRA_SEARCH_PATH")
+LIST_KEYS = (
+    "SHARED_APPS",
+    "TENANT_APPS",
+    "RESOLVERS",
+    "PUBLIC_DOMAINS",
+    "EXTRA_SEARCH_PATH",
+    "UNMANAGED_SCHEMAS",
+)
 
 
 def load(path: str) -> Any:

@@ -121,3 +121,28 @@ def check_admin_site(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
             id="tenancy.E027",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_base_backend(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E170: BASE_BACKEND is a backend derived from Django's PostgreSQL backend."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ..backends.postgresql.base_backend import base_wrapper
+    from ..conf import tenancy_settings
+
+    path = tenancy_settings.raw("BASE_BACKEND")
+    try:
+        if not isinstance(path, str):
+            raise ImproperlyConfigured(f"TENANCY['BASE_BACKEND'] is {path!r}, not a dotted path.")
+        base_wrapper(path)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Name a backend module derived from django.db.backends.postgresql, e.g. "
+                "'django.contrib.gis.db.backends.postgis', or remove the key.",
+                id="tenancy.E170",
+            )
+        ]
+    return []

@@ -10,6 +10,7 @@ from django.core.checks import Error, Tags, Warning, register
 
 from ..conf import tenancy_settings
 from ..routers import app_labels, app_names
+from ..tenant_types import app_entries_of_type, tenant_app_entries
 from .common import AppConfigs, Messages, is_subclass, lists_are_valid, load
 
 AUTH, ADMIN = "django.contrib.auth", "django.contrib.admin"
@@ -21,8 +22,16 @@ CACHED_DB_SESSIONS = "django.contrib.sessions.backends.cached_db.SessionStore"
 DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
 
 
-def _shared_and_tenant_names() -> tuple[frozenset[str], frozenset[str]]:
-    return app_names(tenancy_settings.SHARED_APPS), app_names(tenancy_settings.TENANT_APPS)
+def _tenant_app_lists() -> list[tuple[str, frozenset[str]]]:
+    """Each kind of tenant schema, as (how to name its app list, its apps' module names):
+    TENANT_APPS, or with tenant types each type's apps."""
+    types = tenancy_settings.TENANT_TYPES
+    if not types:
+        return [("TENANCY['TENANT_APPS']", app_names(tenancy_settings.TENANT_APPS))]
+    return [
+        (f"the apps of tenant type {name!r}", app_names(app_entries_of_type(name)))
+        for name in types
+    ]
 
 
 def _session_store() -> Any:
@@ -45,7 +54,7 @@ def sessions_are_per_tenant() -> bool:
     in_cache = is_subclass(store, CACHE_SESSIONS) or is_subclass(store, CACHED_DB_SESSIONS)
     if not (in_db or in_cache):
         return False  # files and signed cookies look the same to every tenant
-    tenant_db = SESSIONS in app_names(tenancy_settings.TENANT_APPS)
+    tenant_db = all(SESSIONS in names for _, names in _tenant_app_lists())
     tenant_cache = _cache_is_tenant_aware(getattr(settings, "SESSION_CACHE_ALIAS", "default"))
     return (tenant_db or not in_db) and (tenant_cache or not in_cache)
 
@@ -55,17 +64,16 @@ def check_auth_content_types(app_configs: AppConfigs = None, **kwargs: Any) -> M
     """tenancy.E020: per-tenant auth needs per-tenant content types."""
     if not lists_are_valid():
         return []
-    _shared, tenant = _shared_and_tenant_names()
-    if AUTH not in tenant or CONTENTTYPES in tenant:
-        return []
     return [
         Error(
-            "'django.contrib.auth' is in TENANCY['TENANT_APPS'] but "
+            f"'django.contrib.auth' is in {where} but "
             "'django.contrib.contenttypes' is not: each tenant's permissions would point at "
             "the content types of the public schema.",
-            hint="Add 'django.contrib.contenttypes' to TENANCY['TENANT_APPS'].",
+            hint=f"Add 'django.contrib.contenttypes' to {where}.",
             id="tenancy.E020",
         )
+        for where, tenant in _tenant_app_lists()
+        if AUTH in tenant and CONTENTTYPES not in tenant
     ]
 
 
@@ -75,7 +83,7 @@ def check_shared_relations(app_configs: AppConfigs = None, **kwargs: Any) -> Mes
     if not lists_are_valid():
         return []
     shared = app_labels(tenancy_settings.SHARED_APPS)
-    tenant_only = app_labels(tenancy_settings.TENANT_APPS) - shared
+    tenant_only = app_labels(tenant_app_entries()) - shared
     errors: Messages = []
     for model in apps.get_models():
         meta = model._meta
@@ -91,8 +99,8 @@ def check_shared_relations(app_configs: AppConfigs = None, **kwargs: Any) -> Mes
             errors.append(
                 Error(
                     f"The shared model {meta.label} relates to {related._meta.label} (field "
-                    f"{field.name!r}), but {app!r} is only in TENANCY['TENANT_APPS']: the "
-                    "public schema has no such table.",
+                    f"{field.name!r}), but {app!r} is only a tenant app: the public schema "
+                    "has no such table.",
                     hint=f"Add {app!r} to TENANCY['SHARED_APPS'] too.",
                     obj=model,
                     id="tenancy.E021",
@@ -106,18 +114,18 @@ def check_sessions(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E022: per-tenant users need per-tenant database sessions."""
     if not lists_are_valid():
         return []
-    shared, tenant = _shared_and_tenant_names()
-    if AUTH not in tenant or SESSIONS not in shared or SESSIONS in tenant:
-        return []
-    if not is_subclass(_session_store(), DB_SESSIONS):
+    shared = app_names(tenancy_settings.SHARED_APPS)
+    if SESSIONS not in shared or not is_subclass(_session_store(), DB_SESSIONS):
         return []
     return [
         Error(
             "Users are per tenant but sessions are stored in the public schema only: session "
             "data saved while serving one tenant would be read while serving any other.",
-            hint="Add 'django.contrib.sessions' to TENANCY['TENANT_APPS'].",
+            hint=f"Add 'django.contrib.sessions' to {where}.",
             id="tenancy.E022",
         )
+        for where, tenant in _tenant_app_lists()
+        if AUTH in tenant and SESSIONS not in tenant
     ]
 
 
@@ -126,17 +134,16 @@ def check_admin(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
     """tenancy.E023: a per-tenant admin needs per-tenant users."""
     if not lists_are_valid():
         return []
-    _shared, tenant = _shared_and_tenant_names()
-    if ADMIN not in tenant or AUTH in tenant:
-        return []
     return [
         Error(
-            "'django.contrib.admin' is in TENANCY['TENANT_APPS'] but 'django.contrib.auth' "
+            f"'django.contrib.admin' is in {where} but 'django.contrib.auth' "
             "is not: every staff user of the public schema could use every tenant's admin.",
-            hint="Add 'django.contrib.auth' to TENANCY['TENANT_APPS'], or keep the admin in "
+            hint=f"Add 'django.contrib.auth' to {where}, or keep the admin in "
             "TENANCY['SHARED_APPS'] only.",
             id="tenancy.E023",
         )
+        for where, tenant in _tenant_app_lists()
+        if ADMIN in tenant and AUTH not in tenant
     ]
 
 

@@ -12,6 +12,7 @@ from django.utils.module_loading import module_has_submodule
 from ..conf import tenancy_settings
 from ..routers import app_configs as installed_configs
 from ..routers import app_labels
+from ..tenant_types import tenant_app_entries
 from .common import LIST_KEYS, AppConfigs, Messages, lists_are_valid
 
 
@@ -49,13 +50,18 @@ def check_tenancy_app_shared(app_configs: AppConfigs = None, **kwargs: Any) -> M
 
 @register(Tags.compatibility)
 def check_apps_placed(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
-    """tenancy.E006: every installed app with tables is placed; tenancy.W002: no stray entries."""
+    """tenancy.E006: every installed app with tables is placed; tenancy.W002: no stray entries.
+
+    With tenant types, tenancy.E163 (checks/types.py) checks the placement instead.
+    """
     if not lists_are_valid():
         return []
     shared, tenant = tenancy_settings.SHARED_APPS, tenancy_settings.TENANT_APPS
     placed = app_labels((*shared, *tenant))
     errors: Messages = []
     for config in apps.get_app_configs():
+        if tenancy_settings.raw("TENANT_TYPES"):
+            break  # tenancy.E163
         has_tables = any(config.get_models(include_auto_created=True)) or module_has_submodule(
             config.module, "migrations"
         )
@@ -122,14 +128,14 @@ def check_registry_models(app_configs: AppConfigs = None, **kwargs: Any) -> Mess
             model = None
         elif lists_are_valid() and (
             model._meta.app_label not in app_labels(tenancy_settings.SHARED_APPS)
-            or model._meta.app_label in app_labels(tenancy_settings.TENANT_APPS)
+            or model._meta.app_label in app_labels(tenant_app_entries())
         ):
             app = model._meta.app_config.name
             errors.append(
                 Error(
                     f"The app of TENANCY[{key!r}], {app!r}, must be in TENANCY['SHARED_APPS'] "
-                    "and not in TENANCY['TENANT_APPS']: the registry lives in the public "
-                    "schema only.",
+                    "and not in TENANCY['TENANT_APPS'] (nor a tenant type's APPS): the "
+                    "registry lives in the public schema only.",
                     hint=f"List {app!r} in TENANCY['SHARED_APPS'] only.",
                     id="tenancy.E010",
                 )

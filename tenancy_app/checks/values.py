@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from ..conf import TenancySettings, tenancy_settings
-from ..exceptions import InvalidSchemaName
+from ..exceptions import InvalidHostName, InvalidSchemaName
+from ..hosts import normalize_host_name
 from ..names import MAX_SCHEMA_NAME_BYTES, validate_schema_name
 from .common import AppConfigs, Messages, is_subclass, load
 
@@ -226,3 +227,31 @@ def check_lookup_cache_alias(app_configs: AppConfigs = None, **kwargs: Any) -> M
             id="tenancy.E025",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_public_domains(app_configs: AppConfigs = None, **kwargs: Any) -> Messages:
+    """tenancy.E190: every host of PUBLIC_DOMAINS is a host name a request can carry."""
+    hosts = tenancy_settings.raw("PUBLIC_DOMAINS")
+    if not isinstance(hosts, list | tuple | set | frozenset):
+        return []  # tenancy.E004
+    errors: Messages = []
+    for host in hosts:
+        try:
+            normal = normalize_host_name(str(host).lower())
+        except InvalidHostName as exc:
+            problem = exc.reason
+        else:
+            if normal == str(host).lower():
+                continue
+            problem = f"requests carry it as {normal!r}"
+        errors.append(
+            Error(
+                f"TENANCY['PUBLIC_DOMAINS'] holds {host!r}, which no request's host matches: "
+                f"{problem}.",
+                hint="List host names as requests carry them, without port or scheme and in "
+                "IDNA form, e.g. 'example.com' or 'xn--bcher-kva.example'.",
+                id="tenancy.E190",
+            )
+        )
+    return errors

@@ -17,9 +17,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from ..audit import command_actor
 from ..conf import tenancy_settings
 from ..context import public_context
 from ..exceptions import TenantError
+from ..internals import value_options
 from ..models import TenantBase, get_tenant_model
 from ..names import validate_schema_name
 from ..schemas import schema_exists
@@ -45,9 +47,10 @@ def check_schema_name(name: str, *, allow: Iterable[str] = ()) -> str:
     """Validate a tenant schema name given on the command line; runs no SQL.
 
     The project's public and template schemas are refused unless listed in ``allow``.
+    (argparse can hand over something else than a string: ``--schema=--`` gives ``[]``.)
     """
     allowed = set(allow)
-    if name in allowed:
+    if isinstance(name, str) and name in allowed:
         return name
     reserved = set(tenancy_settings.RESERVED_SCHEMAS) - allowed
     with user_errors():
@@ -119,12 +122,27 @@ class TenancyCommand(BaseCommand):
 
     stealth_options = ("stdin",)
     stdin: IO[str]
+    _value_options: dict[str, tuple[str, bool]] = {}
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        self._value_options = value_options(parser)
+        return parser
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         self.stdin = options.get("stdin") or sys.stdin
-        with user_errors():
+        with user_errors(), command_actor(type(self).__module__.rsplit(".", 1)[-1]):
+            self._refuse_lost_values(options)
             self.validate(options)
             return super().execute(*args, **options)
+
+    def _refuse_lost_values(self, options: dict[str, Any]) -> None:
+        """``--name=--``: argparse drops the ``--`` and hands over ``[]`` as the value."""
+        for dest, (option, appends) in self._value_options.items():
+            value = options.get(dest)
+            values = value if appends and isinstance(value, list) else [value]
+            if any(isinstance(item, list) for item in values):
+                raise CommandError(f"{option} needs a value; '--' is not one.")
 
     def validate(self, options: dict[str, Any]) -> None:
         """Check the options before anything else runs (system checks, any SQL).

@@ -7,7 +7,9 @@
 4. The public schema, if asked for and behind, is migrated first by Django's own
    ``migrate`` (it is one schema, and the only one shared apps create tables in).
 5. The template schema, then the tenant schemas, are migrated by workers
-   (:mod:`.workers`, :mod:`.runner`); one failing schema does not stop the others.
+   (:mod:`.workers`, :mod:`.runner`); one failing schema does not stop the others. The
+   template is migrated under the lock provisioning takes to bring it up to date, with
+   its state read again once the lock is held (:mod:`.lock`).
 6. Each schema's result is kept in the shared schema (:mod:`.results`).
 """
 
@@ -20,12 +22,16 @@ from django.core.management.sql import emit_pre_migrate_signal
 from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
+from ..audit import record_migrations
 from ..conf import tenancy_settings
 from ..context import schema_context
 from ..exceptions import describe_error
+from ..signals import schema_migrated, send_robust
+from ..tenant_types import is_typed, read_schema_types, template_schemas
 from .applied import SchemaState, read_applied
 from .loader import MigrationSet, Target
-from .planning import GroupPlan, plan_groups
+from .lock import template_lock
+from .planning import GroupPlan, plan_group, plan_groups
 from .results import Outcome, SchemaResult, record_results
 from .runner import RunSettings, SchemaJob
 from .workers import default_jobs, run_jobs
@@ -57,8 +63,12 @@ class MigrationRun:
         self.migrations.check_conflicts()
         self.targets: list[Target] = self.migrations.targets(app_label, migration_name)
         self.states: dict[str, SchemaState] = read_applied(self.schemas, using=using)
+        #: with tenant types, each schema's type (public and unregistered ones left out)
+        self.types: dict[str, str] = (
+            read_schema_types(self.schemas, using=using) if is_typed() else {}
+        )
         self.group_of: dict[str, GroupPlan] = plan_groups(
-            self.migrations, self.states, self.targets, self.schemas
+            self.migrations, self.states, self.targets, self.schemas, self.types
         )
 
     @property
@@ -84,6 +94,9 @@ class MigrationRun:
             return SchemaResult(
                 name, Outcome.FAILED, now, now, error=f"The schema {name!r} does not exist."
             )
+        unknown_type = self._unknown_type(name)
+        if unknown_type is not None:
+            return SchemaResult(name, Outcome.FAILED, now, now, error=unknown_type)
         group = self.group_of[name]
         if group.error is not None:
             return SchemaResult(name, Outcome.FAILED, now, now, error=group.error)
@@ -92,6 +105,26 @@ class MigrationRun:
         if check:
             return SchemaResult(
                 name, Outcome.PENDING, now, now, ran=tuple(group.labels), pending=len(group.plan)
+            )
+        return None
+
+    def _unknown_type(self, name: str) -> str | None:
+        """Why a schema cannot be migrated for its type (with tenant types), else None.
+
+        The router gives a schema of an unconfigured type no app: migrating it would
+        record every migration as applied while creating nothing.
+        """
+        if not is_typed() or name == tenancy_settings.PUBLIC_SCHEMA:
+            return None
+        tenant_type = self.types.get(name)
+        if tenant_type is None:
+            return f"The schema {name!r} belongs to no tenant, so it has no tenant type."
+        if tenant_type not in tenancy_settings.TENANT_TYPES:
+            return (
+                f"The tenant type {tenant_type!r} of {name!r} is not in "
+                "TENANCY['TENANT_TYPES']: configure it, or change the tenant's type."
+                if tenant_type
+                else f"The tenant {name!r} has no type; TENANCY['TENANT_TYPES'] needs one."
             )
         return None
 
@@ -114,32 +147,49 @@ class MigrationRun:
         verbosity: int = 1,
         stdout: IO[str] | Any = None,
         on_result: OnResult = _ignore,
+        before_tenants: Callable[[], None] | None = None,
     ) -> list[SchemaResult]:
-        """Migrate every schema that is behind; return every schema's result, in order."""
+        """Migrate every schema that is behind; return every schema's result, in order.
+
+        ``before_tenants`` runs after the public schema and before the first other schema
+        with work (on Citus: making shared tables reference tables); if it raises, the
+        schemas with work are not migrated and their results say why.
+        """
         position = self._position()
         by_name: dict[str, SchemaResult] = {}
 
         def done(name: str, result: SchemaResult) -> None:
             by_name[name] = result
             on_result(position[name], result)
+            if schema_migrated.receivers:
+                send_robust(
+                    schema_migrated, MigrationRun, schema_name=name, result=result, using=self.using
+                )
 
         public = tenancy_settings.PUBLIC_SCHEMA
-        template = tenancy_settings.TEMPLATE_SCHEMA
-        public_failed = False
+        templates = template_schemas()
+        blocked: str | None = None
         if public in position:
             result = self._settled(public, check=False) or self._migrate_public(
                 fake, verbosity, stdout
             )
-            public_failed = result.outcome is Outcome.FAILED
+            if result.outcome is Outcome.FAILED:
+                blocked = _PUBLIC_FAILED
             done(public, result)
         work: list[SchemaJob] = []
         for name in self.schemas:
             if name == public:
                 continue
             settled = self._settled(name, check=False)
+            if settled is None and blocked is None and before_tenants is not None:
+                try:
+                    before_tenants()
+                except Exception as exc:  # reported in each waiting schema's result
+                    blocked = f"Not migrated: {describe_error(exc)}"
+                before_tenants = None
             if settled is not None:
                 done(name, settled)
-            elif public_failed:
+            elif blocked is not None:
                 # Tenant tables may refer to shared ones: never migrate a tenant against
                 # a shared schema that is not where its migrations expect it.
                 now = timezone.now()
@@ -150,24 +200,54 @@ class MigrationRun:
                         Outcome.FAILED,
                         now,
                         now,
-                        error=_PUBLIC_FAILED,
+                        error=blocked,
                         pending=len(self.group_of[name].plan),
                     ),
                 )
             else:
                 work.append(SchemaJob(position[name], name, self.states[name], self.group_of[name]))
-        self._pre_migrate(work, verbosity, stdout)
         settings = RunSettings(using=self.using, fake=fake, verbosity=verbosity)
-        workers = jobs or default_jobs()
-        first = [job for job in work if job.schema_name == template]
-        for batch in (first, [job for job in work if job.schema_name != template]):
+        pre_migrated: set[int] = set()
+
+        def run(batch: list[SchemaJob]) -> None:
+            self._pre_migrate(batch, verbosity, stdout, pre_migrated)
             run_jobs(
                 batch,
                 settings,
-                workers=workers,
+                workers=jobs or default_jobs(),
                 on_result=lambda job, result: done(job.schema_name, result),
             )
-        return [by_name[name] for name in self.schemas]
+
+        for job in [job for job in work if job.schema_name in templates]:
+            # Provisioning may be bringing this template up to date right now: take the
+            # lock it takes, then migrate what the template still lacks, if anything.
+            with template_lock(self.using, job.schema_name):
+                replanned = self._replan_template(job)
+                if isinstance(replanned, SchemaResult):
+                    done(job.schema_name, replanned)
+                else:
+                    run([replanned])
+        run([job for job in work if job.schema_name not in templates])
+        results = [by_name[name] for name in self.schemas]
+        record_migrations(results, using=self.using, fake=fake)
+        return results
+
+    def _replan_template(self, job: SchemaJob) -> SchemaJob | SchemaResult:
+        """The template's job for its state now (read under the template lock)."""
+        name = job.schema_name
+        state = read_applied([name], using=self.using)[name]
+        if state == self.states[name]:
+            return job
+        self.states[name] = state
+        if not state.exists:
+            return self._settled(name, check=False) or job
+        index = max(group.index for group in self.groups) + 1
+        group = plan_group(
+            self.migrations, state.recorded, self.targets, index, job.group.tenant_type
+        )
+        group.schemas.append(name)
+        self.group_of[name] = group
+        return self._settled(name, check=False) or SchemaJob(job.position, name, state, group)
 
     def _migrate_public(self, fake: bool, verbosity: int, stdout: Any) -> SchemaResult:
         from . import migrate_schema  # the package's public function: Django's migrate
@@ -201,14 +281,19 @@ class MigrationRun:
             ran=tuple(group.labels),
         )
 
-    def _pre_migrate(self, work: Sequence[SchemaJob], verbosity: int, stdout: Any) -> None:
+    def _pre_migrate(
+        self, work: Sequence[SchemaJob], verbosity: int, stdout: Any, done: set[int]
+    ) -> None:
         """pre_migrate once per group, with the group's plan and apps, in its first schema.
 
         (contenttypes' receiver adds RenameContentType operations to the plan here.)
+        ``done`` holds the groups it was sent for, and gets those of ``work``.
         """
         first: dict[int, SchemaJob] = {}
         for job in work:
-            first.setdefault(job.group.index, job)
+            if job.group.index not in done:
+                first.setdefault(job.group.index, job)
+        done.update(first)
         for _, job in sorted(first.items()):
             group = job.group
             if not group.plan or group.pre_state is None:

@@ -90,6 +90,8 @@ class GroupPlan:
 
     index: int
     recorded: frozenset[Key]
+    #: with tenant types, the type of every schema of the group ("" for public)
+    tenant_type: str = ""
     schemas: list[str] = field(default_factory=list)
     plan: list[PlanItem] = field(default_factory=list)
     backwards: bool = False
@@ -139,10 +141,14 @@ def _changed_apps(group: GroupPlan) -> frozenset[str]:
 
 
 def plan_group(
-    migrations: MigrationSet, recorded: frozenset[Key], targets: Sequence[Target], index: int
+    migrations: MigrationSet,
+    recorded: frozenset[Key],
+    targets: Sequence[Target],
+    index: int,
+    tenant_type: str = "",
 ) -> GroupPlan:
     """The plan and states of schemas that have applied ``recorded``."""
-    group = GroupPlan(index=index, recorded=recorded)
+    group = GroupPlan(index=index, recorded=recorded, tenant_type=tenant_type)
     try:
         loader = migrations.loader_for(recorded)
         loader.check_consistent_history()
@@ -207,18 +213,25 @@ def plan_groups(
     states: Mapping[str, SchemaState],
     targets: Sequence[Target],
     order: Iterable[str],
+    types: Mapping[str, str] | None = None,
 ) -> dict[str, GroupPlan]:
-    """The group plan of each existing schema (schemas in ``order``; groups share plans)."""
-    groups: dict[frozenset[Key], GroupPlan] = {}
+    """The group plan of each existing schema (schemas in ``order``; groups share plans).
+
+    With ``types`` (schema -> tenant type), schemas of different types are in different
+    groups even at the same state: their apps differ, and so does what the plan does.
+    """
+    groups: dict[tuple[str, frozenset[Key]], GroupPlan] = {}
     by_schema: dict[str, GroupPlan] = {}
     for name in order:
         state = states[name]
         if not state.exists:
             continue
-        group = groups.get(state.recorded)
+        tenant_type = (types or {}).get(name, "")
+        key = (tenant_type, state.recorded)
+        group = groups.get(key)
         if group is None:
-            group = groups[state.recorded] = plan_group(
-                migrations, state.recorded, targets, index=len(groups)
+            group = groups[key] = plan_group(
+                migrations, state.recorded, targets, index=len(groups), tenant_type=tenant_type
             )
         group.schemas.append(name)
         by_schema[name] = group

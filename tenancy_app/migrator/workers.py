@@ -1,25 +1,19 @@
-"""Running schema jobs on worker threads, each with its own database connection.
+"""Running schema jobs on worker threads (:mod:`tenancy_app.parallel`).
 
-Django gives each thread its own connection and the ContextVar gives each thread its
-own active schema, so workers need nothing shared but the job queue and the result
-queue. Each worker renders a group's states once (:class:`~.states.StateCache`), takes
-jobs in group order, recycles its connection every ``recycle_after`` schemas (a server
-session that visited many schemas holds their catalog caches), and closes it when done.
-
-Inside a transaction (a test, or a caller's ``atomic`` block) other connections cannot
-see its uncommitted schemas, so the jobs then run one by one on the caller's connection.
+Each worker renders a group's states once (:class:`~.states.StateCache`), takes jobs in
+group order, recycles its connection every ``recycle_after`` schemas (a server session
+that visited many schemas holds their catalog caches), and closes it when done.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from collections.abc import Callable, Sequence
 
 from django.db import connections
 
 from ..conf import tenancy_settings
+from ..parallel import run_each
 from .results import SchemaResult
 from .runner import RunSettings, SchemaJob, run_schema
 from .states import StateCache
@@ -60,13 +54,6 @@ class _Worker:
             connections[self.settings.using].close()
 
 
-class _Crash:
-    """A worker died of something other than a schema's failure (e.g. KeyboardInterrupt)."""
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
 def run_jobs(
     jobs: Sequence[SchemaJob],
     settings: RunSettings,
@@ -75,50 +62,12 @@ def run_jobs(
     on_result: Callable[[SchemaJob, SchemaResult], None],
 ) -> None:
     """Run every job, calling ``on_result`` (on the calling thread) as each one ends."""
-    if not jobs:
-        return
     ordered = sorted(jobs, key=lambda job: (job.group.index, job.position))
-    if workers <= 1 or len(ordered) == 1 or connections[settings.using].in_atomic_block:
-        worker = _Worker(settings, own_connection=False)
-        for job in ordered:
-            on_result(job, worker.run(job))
-        return
-
-    pending: queue.SimpleQueue[SchemaJob] = queue.SimpleQueue()
-    for job in ordered:
-        pending.put(job)
-    done: queue.SimpleQueue[tuple[SchemaJob, SchemaResult] | _Crash] = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def work() -> None:
-        worker = _Worker(settings, own_connection=True)
-        try:
-            while not stop.is_set():
-                try:
-                    job = pending.get_nowait()
-                except queue.Empty:
-                    return
-                done.put((job, worker.run(job)))
-        except BaseException as exc:
-            done.put(_Crash(exc))
-        finally:
-            worker.close()
-
-    threads = [
-        threading.Thread(target=work, name=f"migrate_schemas-{n}", daemon=True)
-        for n in range(min(workers, len(ordered)))
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for _ in ordered:
-            item = done.get()
-            if isinstance(item, _Crash):
-                raise item.exc
-            on_result(*item)
-    finally:
-        # On an interrupt, workers finish the schema they are in (each is one
-        # transaction) and take no other.
-        stop.set()
-        for thread in threads:
-            thread.join()
+    run_each(
+        ordered,
+        lambda own_connection: _Worker(settings, own_connection=own_connection),
+        workers=workers,
+        on_done=on_result,
+        using=settings.using,
+        name="migrate_schemas",
+    )

@@ -1,5 +1,5 @@
 -- Columns of the tables of one schema, in table creation and column order.
--- Parameter: %(schema)s; run with search_path set to that schema alone.
+-- Parameter: schema, the schema's name; run with search_path set to that schema alone.
 -- not_null_name is the NOT NULL constraint's name (PostgreSQL 18 and later, else NULL).
 SELECT c.relname,
        a.attname,

@@ -1,5 +1,5 @@
 -- Table constraints of one schema other than NOT NULL: primary keys, unique, check,
--- exclusion and foreign keys, in table creation order. Parameter: %(schema)s.
+-- exclusion and foreign keys, in table creation order. Parameter: schema, the schema's name.
 -- Run with search_path set to that schema alone, so that pg_get_constraintdef leaves the
 -- schema's own tables unqualified and qualifies shared ones (public.x).
 SELECT c.relname,

@@ -1,5 +1,5 @@
 -- Indexes of one schema's tables that no constraint owns, in creation order.
--- Parameter: %(schema)s. pg_get_indexdef always names the table with its schema, so
+-- Parameter: schema, the schema's name. pg_get_indexdef always names the table with its schema, so
 -- expected_prefix is what the definition starts with, up to the access method; the
 -- clone keeps the rest ("btree (name varchar_pattern_ops) WHERE ...").
 SELECT t.relname,

@@ -1,5 +1,5 @@
 -- Objects of one schema that a structure clone does not reproduce, one row each.
--- Parameter: %(schema)s, the schema being read. Any row makes the clone refuse.
+-- Parameter: schema, the name of the schema being read. Any row makes the clone refuse.
 WITH nsp AS (
     SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = %(schema)s
 )

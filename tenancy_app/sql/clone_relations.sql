@@ -1,4 +1,4 @@
--- Tables and views of one schema, in creation order. Parameter: %(schema)s.
+-- Tables and views of one schema, in creation order. Parameter: schema, the schema's name.
 -- Run with search_path set to that schema alone, so that pg_get_viewdef leaves the
 -- schema's own names unqualified and qualifies everything else.
 SELECT c.relname,

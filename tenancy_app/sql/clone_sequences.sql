@@ -1,5 +1,5 @@
 -- Sequences of one schema with their options and owning column (identity or serial).
--- Parameter: %(schema)s. is_called is whether nextval has ever been called (NULL: no).
+-- Parameter: schema, the schema's name. is_called is whether nextval has ever been called (NULL: no).
 SELECT c.relname,
        pg_catalog.format_type(s.seqtypid, NULL) AS type,
        s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,

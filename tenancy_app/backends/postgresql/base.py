@@ -15,7 +15,7 @@ import contextlib
 import functools
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from django.db import NotSupportedError
@@ -26,6 +26,7 @@ from psycopg.pq import TransactionStatus
 from ...conf import tenancy_settings
 from ...context import get_active_schema
 from ...leases import renew
+from .base_backend import over_base_backend
 from .introspection import DatabaseIntrospection
 from .scopes import SCOPES, Plan
 from .session import SessionSearchPath
@@ -254,14 +255,25 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         """Also recycle a connection that has visited too many schemas.
 
         Each schema a server session touches grows its catalog caches (about 36 MB after
-        1,000 schemas); ``TENANCY["MAX_SCHEMAS_PER_CONNECTION"]`` bounds that.
+        1,000 schemas); ``TENANCY["MAX_SCHEMAS_PER_CONNECTION"]`` bounds that. Checked
+        before Django's own checks: with the pool (``CONN_MAX_AGE`` 0) those hand the
+        connection back to the pool, after which it could not be looked at.
         """
-        super().close_if_unusable_or_obsolete()
         limit = tenancy_settings.MAX_SCHEMAS_PER_CONNECTION
         connection = self.connection
-        if limit is None or connection is None or self.in_atomic_block:
-            return
-        if len(SessionSearchPath.of(connection).visited) > limit:
+        if (
+            limit is not None
+            and connection is not None
+            and not self.in_atomic_block
+            and len(SessionSearchPath.of(connection).visited) > limit
+        ):
             if self.pool:
-                connection.close()  # the pool discards a closed connection
+                connection.close()  # the pool discards a closed connection given back
             self.close()
+            return
+        super().close_if_unusable_or_obsolete()
+
+
+if not TYPE_CHECKING:
+    # Over TENANCY["BASE_BACKEND"] (e.g. PostGIS) when the project names one.
+    DatabaseWrapper = over_base_backend(DatabaseWrapper)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management import CommandError, CommandParser
 
-from ...models import validate_host_name
+from ...models import normalize_domain
 from ...provisioning import clone_tenant
 from ..base import (
     TenancyCommand,
@@ -22,8 +22,8 @@ class Command(TenancyCommand):
     help = (
         "Create a tenant as a copy of another: its schema gets the source tenant's tables, "
         "indexes, constraints and rows, and sequences that continue where the source's are. "
-        "The source's tables are locked against writes while they are copied. Either all "
-        "of that happens or nothing is kept."
+        "The source's tables are locked against writes while they are copied. The copy has "
+        "the source's tenant type. Either all of that happens or nothing is kept."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -48,7 +48,7 @@ class Command(TenancyCommand):
         if options["source"] == options["schema_name"]:
             raise CommandError("--from and --schema must name different schemas.")
         if options["domain"] is not None:
-            validate_host_name(options["domain"])
+            options["domain"] = normalize_domain(options["domain"])
         if options["name"] is not None and not options["name"].strip():
             raise CommandError("--name must not be empty.")
 
@@ -71,6 +71,8 @@ class Command(TenancyCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Created tenant {tenant.name!r}: schema {tenant.schema_name}, copied from "
-                    f"{source.schema_name}, domain {options['domain'] or '(none)'}"
+                    f"{source.schema_name}"
+                    + (f", type {tenant.type}" if tenant.type else "")
+                    + f", domain {options['domain'] or '(none)'}"
                 )
             )

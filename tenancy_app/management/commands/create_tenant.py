@@ -8,9 +8,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, CommandParser
 
+from ...conf import tenancy_settings
 from ...exceptions import describe_error
-from ...models import validate_host_name
+from ...models import normalize_domain
 from ...provisioning import provision_tenant
+from ...tenant_types import is_typed, validate_tenant_type
 from ..base import (
     TenancyCommand,
     add_database_argument,
@@ -44,6 +46,15 @@ class Command(TenancyCommand):
             ),
         )
         parser.add_argument("--name", help='Display name of the tenant, e.g. "Acme Inc.".')
+        parser.add_argument(
+            "--type",
+            dest="tenant_type",
+            metavar="TYPE",
+            help=(
+                "The tenant's type, a key of TENANCY['TENANT_TYPES'] (required when the "
+                "project has tenant types): its apps, URLconf and template schema."
+            ),
+        )
         domain = parser.add_mutually_exclusive_group()
         domain.add_argument(
             "--domain", help="Primary host name of the tenant, e.g. acme.example.com."
@@ -70,9 +81,11 @@ class Command(TenancyCommand):
         if options["schema_name"] is not None:
             check_schema_name(options["schema_name"])
         if options["domain"] is not None:
-            validate_host_name(options["domain"])
+            options["domain"] = normalize_domain(options["domain"])
         if options["name"] is not None:
             _check_name(options["name"])
+        if options["tenant_type"] is not None or not is_typed():
+            validate_tenant_type(options["tenant_type"])
 
     def handle(self, *args: Any, **options: Any) -> None:
         interactive = self.can_prompt(options)
@@ -80,15 +93,26 @@ class Command(TenancyCommand):
             options["schema_name"], "--schema", "Schema name: ", check_schema_name, interactive
         )
         name = self._value(options["name"], "--name", "Tenant name: ", _check_name, interactive)
+        tenant_type = ""
+        if is_typed():
+            names = ", ".join(tenancy_settings.TENANT_TYPES)
+            tenant_type = self._value(
+                options["tenant_type"],
+                "--type",
+                f"Tenant type ({names}): ",
+                validate_tenant_type,
+                interactive,
+            )
         domain: str | None = None
         if not options["no_domain"]:
             domain = self._value(
                 options["domain"],
                 "--domain",
                 "Primary domain (e.g. acme.example.com): ",
-                validate_host_name,
+                normalize_domain,
                 interactive,
             )
+            domain = normalize_domain(domain)
 
         if options["verbosity"] >= 1:
             self.stdout.write(f"Creating tenant {schema_name!r} ...")
@@ -97,12 +121,14 @@ class Command(TenancyCommand):
             name=name,
             domain=domain,
             method=options["method"],
+            tenant_type=tenant_type,
             using=options["database"],
         )
         if options["verbosity"] >= 1:
+            kind = f"type {tenant.type}, " if tenant.type else ""
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Created tenant {tenant.name!r}: schema {tenant.schema_name}, "
+                    f"Created tenant {tenant.name!r}: schema {tenant.schema_name}, {kind}"
                     f"status {tenant.status}, domain {domain or '(none)'}"
                 )
             )

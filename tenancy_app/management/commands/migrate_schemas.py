@@ -6,6 +6,7 @@ and the summary, and turns failures into a non-zero exit status.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -14,9 +15,11 @@ from django.core.management import CommandError, CommandParser
 from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import connections
 
+from ...citus import make_reference_tables, missing_reference_tables, require_citus
 from ...conf import tenancy_settings
 from ...context import public_context
-from ...exceptions import describe_error
+from ...exceptions import TenantError, describe_error
+from ...migration_scopes import scope_of
 from ...migrator import MigrationRun, SchemaResult, migrate_schema
 from ...migrator.lock import exclusive_run
 from ...migrator.planning import GroupPlan
@@ -24,13 +27,16 @@ from ...migrator.progress import Bar, Lines, Progress, Silent, summary_lines
 from ...migrator.results import Outcome, record_results
 from ...migrator.workers import default_jobs
 from ...models import get_tenant_model
+from ...routers import app_labels
 from ...schemas import schema_exists
+from ...tenant_types import app_entries_of_type, template_schemas, validate_tenant_type
 from ..base import (
     TenancyCommand,
     check_schema_name,
     is_terminal,
     user_errors,
 )
+from .make_reference_tables import report as report_reference_tables
 
 # Options of this command that Django's migrate must not receive.
 _OWN_OPTIONS = frozenset(
@@ -38,7 +44,9 @@ _OWN_OPTIONS = frozenset(
         "schemas",
         "shared",
         "tenants",
+        "types",
         "jobs",
+        "reference_tables",
         "app_label",
         "migration_name",
         "database",
@@ -73,8 +81,9 @@ def _has_registry(using: str) -> bool:
 
 class Command(TenancyCommand):
     help = (
-        "Migrate the shared (public) schema first, then the template schema if it exists, "
-        "then every tenant schema of the registry. Schemas already up to date are skipped "
+        "Migrate the shared (public) schema first, then the template schema if it exists "
+        "(one per tenant type, with TENANCY['TENANT_TYPES']), then every tenant schema of "
+        "the registry. Schemas already up to date are skipped "
         "without work; the others run in parallel workers (--jobs), one transaction per "
         "schema, so a failing schema is rolled back and does not stop the others. Takes "
         "migrate's arguments, so `migrate_schemas notes zero` unapplies the notes app "
@@ -108,6 +117,16 @@ class Command(TenancyCommand):
             action="store_true",
             help="Migrate only the template schema (if it exists) and the tenant schemas.",
         )
+        which.add_argument(
+            "--type",
+            action="append",
+            dest="types",
+            metavar="TYPE",
+            help=(
+                "Migrate only the template schema and the tenants of this tenant type "
+                "(TENANCY['TENANT_TYPES']). Repeat for several types."
+            ),
+        )
         parser.add_argument(
             "--jobs",
             "-j",
@@ -128,6 +147,17 @@ class Command(TenancyCommand):
             ),
         )
 
+        parser.add_argument(
+            "--reference-tables",
+            action="store_true",
+            help=(
+                "On Citus: after the shared schema and before the tenant schemas, make the "
+                "shared tables that tenant tables reference reference tables (as "
+                "`make_reference_tables` does). Without it, tenant schemas with work wait "
+                "while such a table is not one yet."
+            ),
+        )
+
     def get_check_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         # As Django's migrate: database checks too, on the database being migrated.
         # (django-stubs types the result with str | None keys, hence the ignore.)
@@ -137,6 +167,8 @@ class Command(TenancyCommand):
         allow = tenancy_settings.RESERVED_SCHEMAS
         for name in options["schemas"] or ():
             check_schema_name(name, allow=allow)
+        for tenant_type in options["types"] or ():
+            validate_tenant_type(tenant_type)
         if options["jobs"] is not None and options["jobs"] < 1:
             raise CommandError("--jobs must be at least 1.")
         if options["app_label"]:
@@ -152,11 +184,18 @@ class Command(TenancyCommand):
         using: str = options["database"]
         requested: list[str] = list(dict.fromkeys(options["schemas"] or ()))
         schemas = self._schemas(
-            requested, shared=options["shared"], tenants=options["tenants"], using=using
+            requested,
+            shared=options["shared"],
+            tenants=options["tenants"],
+            types=options["types"],
+            using=using,
         )
         if options["plan"] or options["check_unapplied"]:
             self._report(schemas, options)  # reads only: no lock
             return
+        if options["reference_tables"]:
+            with user_errors():
+                require_citus(using=using)
         with (
             user_errors(),
             exclusive_run(using, nowait=options["nowait"], on_wait=self._say_waiting),
@@ -193,10 +232,26 @@ class Command(TenancyCommand):
                 verbosity=options["verbosity"],
                 stdout=self.stdout,
                 on_result=progress.result,
+                before_tenants=functools.partial(self._reference_tables, options),
             )
             record_results(results, using=using)
         progress.finish()
         self._summarize(results, options["verbosity"], check=check)
+
+    def _reference_tables(self, options: dict[str, Any]) -> None:
+        """On Citus, shared tables that tenant tables reference must be reference tables."""
+        using: str = options["database"]
+        if options["reference_tables"]:
+            report_reference_tables(self, make_reference_tables(using=using), options["verbosity"])
+            return
+        missing = missing_reference_tables(using=using)
+        if missing:
+            raise TenantError(
+                "On Citus, tenant tables reference the shared table(s) "
+                + ", ".join(missing)
+                + ", which are not reference tables yet: run `manage.py migrate_schemas "
+                "--reference-tables` (or `manage.py make_reference_tables`)."
+            )
 
     def _progress(self, total: int, verbosity: int) -> Progress:
         if verbosity < 1:
@@ -220,10 +275,20 @@ class Command(TenancyCommand):
                 write(f"  Cannot plan: {group.error}", self.style.WARNING)
             elif not group.has_work:
                 write("  No planned migration operations.")
+            apps = app_labels(app_entries_of_type(group.tenant_type)) if group.tenant_type else None
             for migration, backwards in group.plan:
+                if apps is not None and migration.app_label not in apps:
+                    write(
+                        f"  {migration} (recorded only: not an app of type {group.tenant_type})",
+                        self.style.MIGRATE_HEADING,
+                    )
+                    continue
                 write(f"  {migration}", self.style.MIGRATE_HEADING)
                 for operation in migration.operations:
                     message, is_error = MigrateCommand.describe_operation(operation, backwards)
+                    scope = scope_of(operation)
+                    if scope is not None:
+                        message += f" (only in {scope.describe()})"
                     write("    " + message, self.style.WARNING if is_error else None)
             for app_label, name in group.record_squashed:
                 write(f"  Record squashed migration {app_label}.{name} as applied")
@@ -235,7 +300,8 @@ class Command(TenancyCommand):
         if len(names) < count:
             shown += f", ... {count - len(names)} more"
         noun = "schema" if count == 1 else "schemas"
-        return f"{count} {noun} ({shown}):"
+        kind = f"type {group.tenant_type}: " if group.tenant_type else ""
+        return f"{kind}{count} {noun} ({shown}):"
 
     def _summarize(self, results: list[SchemaResult], verbosity: int, *, check: bool) -> None:
         total = len(results)
@@ -325,11 +391,17 @@ class Command(TenancyCommand):
         self.stdout.write(self.style.SUCCESS(f"Migrated {total} of {total} schemas; none failed."))
 
     def _schemas(
-        self, requested: list[str], *, shared: bool, tenants: bool, using: str
+        self,
+        requested: list[str],
+        *,
+        shared: bool,
+        tenants: bool,
+        types: list[str] | None,
+        using: str,
     ) -> list[str]:
-        """The schemas to migrate, in order: public, template, tenants by schema name."""
+        """The schemas to migrate, in order: public, templates, tenants by schema name."""
         public = tenancy_settings.PUBLIC_SCHEMA
-        template = tenancy_settings.TEMPLATE_SCHEMA
+        templates = template_schemas()
         with public_context():
             # On a fresh database the registry table appears only once the public
             # schema is migrated; until then there are no tenants to migrate.
@@ -346,7 +418,7 @@ class Command(TenancyCommand):
                     for name in requested
                     if name not in known
                     and name != public
-                    and not (name == template and schema_exists(template, using=using))
+                    and not (name in templates and schema_exists(name, using=using))
                 ]
                 if unknown:
                     raise CommandError(
@@ -354,15 +426,18 @@ class Command(TenancyCommand):
                         + ", ".join(repr(name) for name in unknown)
                         + ". Run `manage.py list_tenants` to see the tenants."
                     )
-                first = [name for name in (public, template) if name in requested]
+                first = [name for name in (public, *templates) if name in requested]
                 rest = sorted(name for name in requested if name not in first)
                 return first + rest
-            schemas = [] if tenants else [public]
+            schemas = [] if tenants or types else [public]
             if shared:
                 return schemas
-            if schema_exists(template, using=using):
-                schemas.append(template)
+            for template, tenant_type in templates.items():
+                if (not types or tenant_type in types) and schema_exists(template, using=using):
+                    schemas.append(template)
             if has_registry:
+                if types:
+                    registry = registry.filter(type__in=types)
                 schemas.extend(
                     registry.order_by("schema_name").values_list("schema_name", flat=True)
                 )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import io
+from dataclasses import dataclass
+from typing import IO, Any
 
 from django.core.management import (
     CommandError,
@@ -18,6 +20,8 @@ from ...context import public_context, tenant_context
 from ...exceptions import describe_error
 from ...internals import option_strings
 from ...models import TenantBase, get_tenant_model
+from ...parallel import FunctionWorker, run_each
+from ...tenant_types import validate_tenant_type
 from ..base import TenancyCommand, check_schema_name, get_tenant, require_schema
 
 # Commands tenant_command refuses, with what to use instead.
@@ -31,14 +35,36 @@ REFUSED_WITH_ALL = {
 }
 
 
+#: Options of tenant_command that may also follow COMMAND (when COMMAND has no option of
+#: that name): option -> (dest, takes a value, may be repeated).
+_OWN_OPTIONS = {
+    "--schema": ("schema_name", True, False),
+    "--all": ("all_tenants", False, False),
+    "--exclude": ("exclude", True, True),
+    "--type": ("types", True, True),
+    "--jobs": ("jobs", True, False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One tenant's run: its error (empty if it succeeded) and, in parallel, its output."""
+
+    error: str = ""
+    output: str = ""
+    errors_output: str = ""
+
+
 class Command(TenancyCommand):
     help = (
         "Run another management command inside one tenant's schema (--schema NAME) or in "
         "every tenant's schema (--all), with that tenant active as in a request. "
-        "Everything after COMMAND goes to that command; --schema and --all may also follow "
-        "it when COMMAND has no option of that name. With --all a failing tenant does not "
-        "stop the others, and the exit status is non-zero if any failed. `migrate` is "
-        "refused (use migrate_schemas) and so is `flush` with --all."
+        "Everything after COMMAND goes to that command; tenant_command's own options may "
+        "also follow it when COMMAND has no option of that name. With --all, --type keeps "
+        "the tenants of a tenant type, --exclude leaves tenants out and --jobs N runs N "
+        "tenants at a time; a failing tenant does "
+        "not stop the others, a summary follows, and the exit status is non-zero if any "
+        "failed. `migrate` is refused (use migrate_schemas) and so is `flush` with --all."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,6 +80,37 @@ class Command(TenancyCommand):
             action="store_true",
             dest="all_tenants",
             help="Run the command in every tenant, ordered by schema name.",
+        )
+        parser.add_argument(
+            "--type",
+            action="append",
+            dest="types",
+            default=[],
+            metavar="TYPE",
+            help=(
+                "With --all: only the tenants of this tenant type (TENANCY['TENANT_TYPES']). "
+                "Repeat for several types."
+            ),
+        )
+        parser.add_argument(
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="With --all: leave out this tenant's schema. Repeat to leave out several.",
+        )
+        parser.add_argument(
+            "--jobs",
+            "-j",
+            type=int,
+            default=1,
+            metavar="N",
+            help=(
+                "With --all: run the command in N tenants at a time, each on its own thread "
+                "and database connection; each tenant's output is printed when it ends "
+                "(default: 1, one after the other). COMMAND must not prompt: pass it "
+                "--noinput if it has one."
+            ),
         )
         parser.add_argument(
             "command_name", metavar="COMMAND", help="The management command to run."
@@ -74,9 +131,20 @@ class Command(TenancyCommand):
             raise CommandError(f"tenant_command refuses {name!r}: {REFUSED[name]}.")
         subcommand = load_command_class(commands[name], name)
         sub_parser = subcommand.create_parser("", name)
-        schema_name, all_tenants, argv = self._split_argv(
-            sub_parser, options["command_args"], options["schema_name"], options["all_tenants"]
-        )
+        argv = self._split_argv(sub_parser, options["command_args"], options)
+        schema_name, all_tenants = options["schema_name"], options["all_tenants"]
+        if schema_name is not None and all_tenants:
+            raise CommandError("Use either --schema NAME or --all, not both.")
+        if schema_name is None and not all_tenants:
+            raise CommandError("Say where to run the command: --schema NAME or --all.")
+        if not all_tenants and (options["exclude"] or options["types"] or options["jobs"] != 1):
+            raise CommandError("--type, --exclude and --jobs go with --all.")
+        if options["jobs"] < 1:
+            raise CommandError("--jobs must be at least 1.")
+        for excluded in options["exclude"]:
+            check_schema_name(excluded)
+        for tenant_type in options["types"]:
+            validate_tenant_type(tenant_type)
         if all_tenants and name in REFUSED_WITH_ALL:
             raise CommandError(
                 f"tenant_command refuses {name!r} with --all: {REFUSED_WITH_ALL[name]}."
@@ -89,18 +157,16 @@ class Command(TenancyCommand):
                 with public_context():
                     call_command(name, *argv, stdout=self.stdout, stderr=self.stderr)
             else:
-                self._run_in(get_tenant(schema_name), name, argv)
+                self._run_in(get_tenant(schema_name), name, argv, self.stdout, self.stderr)
             return
-        self._run_in_all(name, argv, verbosity=options["verbosity"])
+        tenants = self._tenants(exclude=options["exclude"], types=options["types"])
+        self._run_in_all(tenants, name, argv, verbosity=options["verbosity"], jobs=options["jobs"])
 
     def _split_argv(
-        self,
-        sub_parser: argparse.ArgumentParser,
-        argv: list[str],
-        schema_name: str | None,
-        all_tenants: bool,
-    ) -> tuple[str | None, bool, list[str]]:
-        """Take --schema / --all out of COMMAND's arguments, unless COMMAND has such options."""
+        self, sub_parser: argparse.ArgumentParser, argv: list[str], options: dict[str, Any]
+    ) -> list[str]:
+        """Take tenant_command's own options out of COMMAND's arguments into ``options``,
+        except those COMMAND has itself."""
         known = option_strings(sub_parser)
         rest: list[str] = []
         index = 0
@@ -109,55 +175,125 @@ class Command(TenancyCommand):
             if arg == "--":
                 rest.extend(argv[index:])
                 break
-            if "--schema" not in known and (arg == "--schema" or arg.startswith("--schema=")):
-                if "=" in arg:
-                    value = arg.split("=", 1)[1]
-                elif index + 1 < len(argv):
-                    index += 1
-                    value = argv[index]
-                else:
-                    raise CommandError("--schema needs a schema name.")
-                if schema_name is not None and schema_name != value:
-                    raise CommandError("--schema was given twice.")
-                schema_name = value
-            elif "--all" not in known and arg == "--all":
-                all_tenants = True
-            else:
+            flag, has_value, value = arg.partition("=")
+            own = _OWN_OPTIONS.get(flag)
+            if own is None or flag in known:
                 rest.append(arg)
+                index += 1
+                continue
+            dest, takes_value, repeated = own
+            if not takes_value:
+                options[dest] = True
+            else:
+                if not has_value:
+                    index += 1
+                    if index >= len(argv):
+                        raise CommandError(f"{flag} needs a value.")
+                    value = argv[index]
+                if repeated:
+                    options[dest] = [*options[dest], value]
+                elif dest == "jobs":
+                    try:
+                        options[dest] = int(value)
+                    except ValueError as exc:
+                        raise CommandError(f"--jobs needs a number, not {value!r}.") from exc
+                elif options[dest] is not None and options[dest] != value:
+                    raise CommandError(f"{flag} was given twice.")
+                else:
+                    options[dest] = value
             index += 1
-        if schema_name is not None and all_tenants:
-            raise CommandError("Use either --schema NAME or --all, not both.")
-        if schema_name is None and not all_tenants:
-            raise CommandError("Say where to run the command: --schema NAME or --all.")
-        return schema_name, all_tenants, rest
+        return rest
 
-    def _run_in(self, tenant: TenantBase, name: str, argv: list[str]) -> None:
-        require_schema(tenant.schema_name)
-        with tenant_context(tenant):
-            call_command(name, *argv, stdout=self.stdout, stderr=self.stderr)
-
-    def _run_in_all(self, name: str, argv: list[str], *, verbosity: int) -> None:
+    def _tenants(self, *, exclude: list[str], types: list[str]) -> list[TenantBase]:
+        """Every tenant (of ``types``), by schema name, without the excluded ones (which must
+        be tenants)."""
         with public_context():
             tenants = list(get_tenant_model()._default_manager.order_by("schema_name"))
+        names = {tenant.schema_name for tenant in tenants}
+        unknown = [name for name in dict.fromkeys(exclude) if name not in names]
+        if unknown:
+            raise CommandError(
+                "--exclude names no tenant: "
+                + ", ".join(repr(name) for name in unknown)
+                + ". Run `manage.py list_tenants` to see them."
+            )
+        return [
+            tenant
+            for tenant in tenants
+            if tenant.schema_name not in exclude and (not types or tenant.type in types)
+        ]
+
+    def _run_in(
+        self, tenant: TenantBase, name: str, argv: list[str], stdout: Any, stderr: Any
+    ) -> None:
+        require_schema(tenant.schema_name)
+        with tenant_context(tenant):
+            call_command(name, *argv, stdout=stdout, stderr=stderr)
+
+    def _run_one(
+        self, tenant: TenantBase, name: str, argv: list[str], *, buffered: bool
+    ) -> _Outcome:
+        """Run the command in one tenant; a failure is returned, never raised."""
+        stdout: IO[str] | Any = io.StringIO() if buffered else self.stdout
+        stderr: IO[str] | Any = io.StringIO() if buffered else self.stderr
+        error = ""
+        try:
+            self._run_in(tenant, name, argv, stdout, stderr)
+        except SystemExit as exc:  # some commands exit instead of raising
+            if exc.code not in (0, None):
+                error = f"exited with status {exc.code}"
+        except Exception as exc:  # one tenant's failure must not stop the others
+            error = describe_error(exc)
+        if not buffered:
+            return _Outcome(error)
+        assert isinstance(stdout, io.StringIO) and isinstance(stderr, io.StringIO)
+        return _Outcome(error, stdout.getvalue(), stderr.getvalue())
+
+    def _run_in_all(
+        self, tenants: list[TenantBase], name: str, argv: list[str], *, verbosity: int, jobs: int
+    ) -> None:
         total = len(tenants)
         width = len(str(total))
         failed: list[str] = []
-        for index, tenant in enumerate(tenants, start=1):
+        buffered = jobs > 1
+        position = 0
+
+        def heading(tenant: TenantBase) -> None:
+            nonlocal position
+            position += 1
             if verbosity >= 1:
                 self.stdout.write(
-                    f"[{index:>{width}}/{total}] {tenant.schema_name}", self.style.MIGRATE_HEADING
+                    f"[{position:>{width}}/{total}] {tenant.schema_name}",
+                    self.style.MIGRATE_HEADING,
                 )
-            try:
-                self._run_in(tenant, name, argv)
-            except SystemExit as exc:  # some commands exit instead of raising
-                if exc.code in (0, None):
-                    continue
+
+        def run(tenant: TenantBase) -> _Outcome:
+            if not buffered:
+                heading(tenant)  # before the command's own output, which streams
+            return self._run_one(tenant, name, argv, buffered=buffered)
+
+        def done(tenant: TenantBase, outcome: _Outcome) -> None:
+            if buffered:
+                heading(tenant)
+                self.stdout.write(outcome.output, ending="")
+                self.stderr.write(outcome.errors_output, ending="")
+            if outcome.error:
                 failed.append(tenant.schema_name)
-                self.stderr.write(f"{tenant.schema_name}: exited with status {exc.code}")
-            except Exception as exc:  # one tenant's failure must not stop the others
-                failed.append(tenant.schema_name)
-                self.stderr.write(f"{tenant.schema_name}: {describe_error(exc)}")
+                self.stderr.write(f"{tenant.schema_name}: {outcome.error}")
+
+        run_each(
+            tenants,
+            lambda own_connection: FunctionWorker(run, own_connection=own_connection),
+            workers=jobs,
+            on_done=done,
+        )
         if failed:
+            failed.sort()
+            if verbosity >= 1:
+                self.stdout.write(
+                    f"Ran {name!r} in {total} tenants: {total - len(failed)} succeeded, "
+                    f"{len(failed)} failed."
+                )
             raise CommandError(
                 f"{name!r} failed in {len(failed)} of {total} tenants: {', '.join(failed)}."
             )

@@ -1,0 +1,12 @@
+from django.contrib.gis.db import models
+
+
+class Place(models.Model):
+    name = models.CharField(max_length=100)
+    location = models.PointField(srid=4326)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
