@@ -11,9 +11,10 @@ kept while the refusal is remembered, so that the refusal is answered without a 
 
 An entry holds what serving its tenant needs, computed once when it is loaded: the
 tenant's activation (:func:`tenancy_app.context.active_schema_of`: the schema name
-validated, the search_path, the lease). Serving it again is then a dictionary lookup, a
+validated, the search_path, the lease) and its routing (:func:`routing_of`: whether it
+may be served, with which URLconf). Serving it again is then a dictionary lookup, a
 clock check of the lease, and a copy of the tenant for the request
-(:func:`active_for_domain`, :func:`active_for_schema`).
+(:func:`served_for_domain`, :func:`served_for_schema`).
 
 The cache is cleared whenever a Tenant or Domain row is saved or deleted in this process
 (and again when that transaction commits). ``QuerySet.update()`` sends no signals: call
@@ -43,15 +44,33 @@ from .conf import tenancy_settings
 from .context import ActiveSchema, active_schema_of, public_context
 from .leases import lookup_annotations, settle_lookup
 from .models import TenantBase, get_domain_model, get_tenant_model
+from .tenant_types import is_configured, tenant_urlconf
 
 GENERATION_KEY = "tenancy_app:lookup-generation"
 
 Key = tuple[str, str]
 
 
+class Routing(NamedTuple):
+    """How the middleware serves a request for a tenant (see :func:`routing_of`)."""
+
+    #: the tenant is active and of a type the project configures; else it answers 503
+    available: bool
+    #: the tenant type's URLconf, else ``TENANCY["TENANT_URLCONF"]``
+    urlconf: str | None
+
+
+def routing_of(tenant: TenantBase) -> Routing:
+    """How requests for ``tenant`` are served: computed once per cached tenant."""
+    # (A tenant whose type is not configured has no apps to be served with.)
+    return Routing(tenant.is_active and is_configured(tenant), tenant_urlconf(tenant))
+
+
 class _Entry(NamedTuple):
-    #: the tenant's activation, prepared once (``None``: no such tenant, a cached miss)
+    #: the tenant's activation, prepared once (``None``: no such tenant, a cached miss);
+    #: shared by every request, so never handed out as is (its tenant is the cached one)
     active: ActiveSchema | None
+    routing: Routing | None
     expires: float
     #: the database alias the tenant was read from (its lease is per alias)
     using: str
@@ -71,6 +90,10 @@ class _Entry(NamedTuple):
         return lease.expires.get(using, 0.0) > now or lease.recent_refusal(using, now) is not None
 
 
+#: What the lookup serves a request: the tenant's activation (with a copy of the tenant
+#: of the request's own) and its routing.
+Served = tuple[ActiveSchema, Routing]
+
 _new_tuple = tuple.__new__  # ActiveSchema(...) without the Python call of its __new__
 
 
@@ -86,9 +109,10 @@ class TenantLookupCache:
         self._clears = 0  # local generation: a load that spans a clear is not stored
         self._shared_generation: object = None
 
-    def serve(self, key: Key, load: Callable[[Key], TenantBase | None]) -> ActiveSchema | None:
-        """The activation of ``key``'s tenant for one request, or ``None`` when there is no
-        such tenant; loaded with ``load(key)`` when it is not cached or no longer fresh.
+    def serve(self, key: Key, load: Callable[[Key], TenantBase | None]) -> Served | None:
+        """The activation and routing of ``key``'s tenant for one request, or ``None`` when
+        there is no such tenant; loaded with ``load(key)`` when it is not cached or no
+        longer fresh.
 
         The activation served has a copy of the cached tenant of its own, so that a view
         changing ``request.tenant`` (or a ``ModelForm`` of it that fails validation) never
@@ -111,8 +135,8 @@ class TenantLookupCache:
                 pass
         else:
             entry = self._load(key, load, now)
-        active = entry.active
-        if active is None:
+        active, routing = entry.active, entry.routing
+        if active is None or routing is None:
             return None
         # The copy: copy.copy() of a model instance goes through pickling; this is the
         # same shallow copy without it.
@@ -122,9 +146,8 @@ class TenantLookupCache:
         clone.__dict__ = tenant.__dict__.copy()
         state = clone._state = ModelState()
         state.db, state.adding = tenant._state.db, tenant._state.adding
-        return _new_tuple(
-            ActiveSchema, (active.schema_name, clone, active.search_path, active.lease)
-        )
+        mine = (active.schema_name, clone, active.search_path, active.lease)
+        return _new_tuple(ActiveSchema, mine), routing
 
     def _load(self, key: Key, load: Callable[[Key], TenantBase | None], now: float) -> _Entry:
         """Load ``key`` and keep it, unless the cache is cleared while it loads."""
@@ -132,11 +155,12 @@ class TenantLookupCache:
         tenant = load(key)
         max_age = tenancy_settings.REGISTRY_MAX_AGE
         if tenant is None:
-            entry = _Entry(None, now + max_age, "", {})
+            entry = _Entry(None, None, now + max_age, "", {})
         else:
             active = active_schema_of(tenant)
             valid_until = active.lease.expires if active.lease is not None else {}
-            entry = _Entry(active, now + max_age, tenant._state.db or "default", valid_until)
+            using = tenant._state.db or "default"
+            entry = _Entry(active, routing_of(tenant), now + max_age, using, valid_until)
         with self._lock:
             if clears == self._clears:
                 self._entries[key] = entry
@@ -147,8 +171,8 @@ class TenantLookupCache:
 
     def get_or_load(self, key: Key, load: Callable[[], TenantBase | None]) -> TenantBase | None:
         """The tenant of ``key`` (a copy of its own), loaded with ``load()`` if not cached."""
-        active = self.serve(key, lambda _key: load())
-        return active.tenant if active is not None else None
+        served = self.serve(key, lambda _key: load())
+        return served[0].tenant if served is not None else None
 
     def _follow_shared_generation(self) -> None:
         shared = _shared_cache()
@@ -220,28 +244,28 @@ def _load_schema(key: Key) -> TenantBase | None:
     return tenant
 
 
-def active_for_domain(host: str) -> ActiveSchema | None:
-    """The activation of the tenant whose Domain row is ``host`` (lower-case, no port),
-    with a copy of the tenant of its own, or ``None``."""
+def served_for_domain(host: str) -> Served | None:
+    """The activation (with a copy of the tenant of its own) and routing of the tenant whose
+    Domain row is ``host`` (lower-case, no port), or ``None``."""
     return lookup_cache.serve(("domain", host), _load_domain)
 
 
-def active_for_schema(schema_name: str) -> ActiveSchema | None:
-    """The activation of the tenant whose schema is ``schema_name`` (already validated),
-    with a copy of the tenant of its own, or ``None``."""
+def served_for_schema(schema_name: str) -> Served | None:
+    """The activation (with a copy of the tenant of its own) and routing of the tenant whose
+    schema is ``schema_name`` (already validated), or ``None``."""
     return lookup_cache.serve(("schema", schema_name), _load_schema)
 
 
 def tenant_for_domain(host: str) -> TenantBase | None:
     """The tenant whose Domain row is ``host`` (lower-case, no port), or ``None``."""
-    active = active_for_domain(host)
-    return active.tenant if active is not None else None
+    served = served_for_domain(host)
+    return served[0].tenant if served is not None else None
 
 
 def tenant_for_schema(schema_name: str) -> TenantBase | None:
     """The tenant whose schema is ``schema_name`` (already validated), or ``None``."""
-    active = active_for_schema(schema_name)
-    return active.tenant if active is not None else None
+    served = served_for_schema(schema_name)
+    return served[0].tenant if served is not None else None
 
 
 def _invalidate(sender: Any, **kwargs: Any) -> None:

@@ -23,10 +23,10 @@ from .context import (
     public_context,
 )
 from .exceptions import TenantNotFound, TenantUnavailable
+from .lookup import routing_of
 from .resolvers import BaseResolver, Resolution
 from .resolvers.base import request_host
 from .signals import tenant_activated
-from .tenant_types import is_configured, tenant_urlconf
 
 GetResponse = Callable[[HttpRequest], Any]
 #: What prepare() decides: a tenant's activation (the usual case, a ContextVar set), a
@@ -156,13 +156,13 @@ class TenantMiddleware:
             if tenancy_settings.PUBLIC_URLCONF:
                 request.urlconf = tenancy_settings.PUBLIC_URLCONF
             return public_context()
-        tenant = resolution.tenant
-        if not tenant.is_active or not is_configured(tenant):
-            # (A tenant whose type is not configured has no apps to be served with.)
+        tenant, active, routing = resolution.tenant, resolution.active, resolution.routing
+        if routing is None:  # a resolver of the project's own
+            routing = routing_of(tenant)
+        if not routing.available:
             request.tenant = None  # type: ignore[attr-defined]
             return self.unavailable(request, tenant)
-        active = resolution.active
-        if active is None:  # a resolver of the project's own
+        if active is None:
             active = active_schema_of(tenant)
         lease = active.lease
         if lease is not None and lease.refusals:  # empty unless refused
@@ -171,9 +171,8 @@ class TenantMiddleware:
                 request.tenant = None  # type: ignore[attr-defined]
                 return self.refused(request, tenant, refusal)
         request.tenant = tenant  # type: ignore[attr-defined]
-        urlconf = tenant_urlconf(tenant)  # the tenant type's, else TENANT_URLCONF
-        if urlconf:
-            request.urlconf = urlconf
+        if routing.urlconf:  # the tenant type's, else TENANT_URLCONF
+            request.urlconf = routing.urlconf
         if resolution.path_prefix:
             return _under_path_prefix(request, resolution.path_prefix, Activation(active))
         return active

@@ -183,28 +183,37 @@ def test_a_view_changing_request_tenant_changes_no_other_request(acme_globex, rf
 def test_what_depends_only_on_the_tenant_is_computed_once_per_cached_tenant(
     acme_globex, client: Client, monkeypatch
 ):
-    """The schema name validated, the search_path and the lease: once, when the lookup
-    loads the tenant; a cached request only copies the tenant."""
+    """The schema name validated, the search_path, the lease, whether it may be served
+    and with which URLconf: once, when the lookup loads the tenant; a cached request
+    only copies the tenant."""
     from collections import Counter
 
-    from tenancy_app import context
+    from tenancy_app import context, lookup
 
     calls: Counter[str] = Counter()
 
-    def counting(name):
-        real = getattr(context, name)
+    def counting(module, name):
+        real = getattr(module, name)
 
         def counted(*args, **kwargs):
             calls[name] += 1
             return real(*args, **kwargs)
 
-        return counted
+        monkeypatch.setattr(module, name, counted)
 
     for name in ("validate_schema_name", "_search_path_for", "lease_for"):
-        monkeypatch.setattr(context, name, counting(name))
+        counting(context, name)
+    for name in ("is_configured", "tenant_urlconf"):
+        counting(lookup, name)
     for _ in range(3):
         assert client.get("/notes/", HTTP_HOST="acme.test").json()["tenant"] == "acme"
-    assert calls == {"validate_schema_name": 1, "_search_path_for": 1, "lease_for": 1}
+    assert calls == {
+        "validate_schema_name": 1,
+        "_search_path_for": 1,
+        "lease_for": 1,
+        "is_configured": 1,
+        "tenant_urlconf": 1,
+    }
 
 
 def test_the_search_path_prepared_per_tenant_follows_the_settings(acme_globex, rf):

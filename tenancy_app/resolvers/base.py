@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port
 
 from ..exceptions import TenantNotFound
-from ..lookup import active_for_schema
+from ..lookup import Routing, Served, served_for_schema
 from ..names import is_valid_schema_name
 
 if TYPE_CHECKING:
@@ -26,9 +26,11 @@ class Resolution(NamedTuple):
     tenant: TenantBase
     #: Leading part of the path that named the tenant (subfolder routing), e.g. "/t/acme".
     path_prefix: str = ""
-    #: The tenant's activation as the lookup cache prepared it (the built-in resolvers set
-    #: it, with ``tenant`` as its tenant); when ``None`` the middleware computes it.
+    #: The tenant's activation and routing as the lookup cache prepared them (the built-in
+    #: resolvers set both, with ``tenant`` as the activation's tenant); when ``None`` the
+    #: middleware computes them.
     active: ActiveSchema | None = None
+    routing: Routing | None = None
 
 
 class BaseResolver:
@@ -76,15 +78,15 @@ def _forget_hosts(*, setting: str, **kwargs: Any) -> None:
         _hosts.clear()
 
 
-def active_schema_named(value: str, *, source: str) -> ActiveSchema:
-    """The activation of the tenant whose schema name is ``value`` (with a copy of the
-    tenant of its own); bad or unknown names raise TenantNotFound.
+def served_named(value: str, *, source: str) -> Served:
+    """What the lookup cache serves for the tenant whose schema name is ``value``; bad or
+    unknown names raise TenantNotFound.
 
     The name is validated before any lookup, so malformed input never reaches SQL.
     """
     if not is_valid_schema_name(value):
         raise TenantNotFound(f"{source} does not name a valid tenant.")
-    active = active_for_schema(value)
-    if active is None:
+    served = served_for_schema(value)
+    if served is None:
         raise TenantNotFound(f"{source} names no known tenant.")
-    return active
+    return served
