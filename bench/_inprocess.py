@@ -2,7 +2,8 @@
 
     _inprocess.py prepare-plain            the baseline table in public, ROWS_PER_TENANT rows
     _inprocess.py prepare-tenancy N        N tenants t00000..t{N-1}, hosts t00042.bench
-    _inprocess.py counts CASE REQUESTS     statements, round trips and CPU per request
+    _inprocess.py counts CASE VIEW REQUESTS    statements, round trips and CPU per request
+    _inprocess.py requests CASE VIEW N         N requests after a warm-up (for callgrind)
 
 Settings and database come from the environment (see project/settings_base.py). Each
 command prints one JSON line last.
@@ -11,6 +12,7 @@ command prints one JSON line last.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -18,9 +20,25 @@ from typing import Any
 
 import django
 
+
+def _shift_layout(step: int) -> list[object]:
+    """Move what Django allocates next (``BENCH_LAYOUT``, under callgrind): objects first,
+    then types whose attribute lookups take the next version tags. CPython's method cache
+    is indexed by a type's version tag and a name's address, so where its collisions fall,
+    and so about 1 % of the instructions of a request, depends on these; the instruction
+    count is averaged over several such layouts."""
+    ballast: list[object] = [[None] * (step % 7) for _ in range(step * 37)]
+    for i in range(step * 13):
+        kind = type(f"Ballast{i}", (), {})
+        getattr(kind, "layout", None)
+        ballast.append(kind)
+    return ballast
+
+
+_ballast = _shift_layout(int(os.environ.get("BENCH_LAYOUT", "0")))
 django.setup()
 
-from _support import PATH_UNDER_TEST, host_of  # noqa: E402
+from _support import VIEWS, host_of  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -119,21 +137,19 @@ def clone_statements(
 # Counting statements and round trips ----------------------------------------------------
 
 
-def get(client: Client, host: str) -> None:
-    response = client.get(PATH_UNDER_TEST, headers={"host": host})
+def get(client: Client, host: str, path: str) -> None:
+    response = client.get(path, headers={"host": host})
     if response.status_code != 200 or response.json()["count"] != ROWS_PER_TENANT:
-        raise SystemExit(
-            f"GET {host}{PATH_UNDER_TEST}: {response.status_code} {response.content[:200]!r}"
-        )
+        raise SystemExit(f"GET {host}{path}: {response.status_code} {response.content[:200]!r}")
 
 
-def measure(client: Client, host: str) -> tuple[int, int, list[str]]:
+def measure(client: Client, host: str, path: str) -> tuple[int, int, list[str]]:
     """Statements the server ran, round trips, and the SQL sent, from libpq's trace
     (Django's query log leaves out the backend's own SET, as intended)."""
     from tenancy_app.testing import count_round_trips
 
     with count_round_trips(connection) as trips:
-        get(client, host)
+        get(client, host, path)
     return trips.statements, trips.count, trips.sql
 
 
@@ -147,7 +163,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
 }
 
 
-def cpu_per_request(client: Client, hosts: list[str], requests: int) -> dict[str, float]:
+def cpu_per_request(client: Client, hosts: list[str], path: str, requests: int) -> dict[str, float]:
     """CPU microseconds per request of this process (Django) and of its PostgreSQL backend.
 
     CPU time, unlike wall time, hardly moves when other processes load the machine.
@@ -156,10 +172,10 @@ def cpu_per_request(client: Client, hosts: list[str], requests: int) -> dict[str
 
     backend = psutil.Process(connection.connection.info.backend_pid)
     for host in hosts * 5:
-        get(client, host)  # warm
+        get(client, host, path)  # warm
     server, client_cpu, wall = sum(backend.cpu_times()[:2]), time.process_time(), time.monotonic()
     for i in range(requests):
-        get(client, hosts[i % len(hosts)])
+        get(client, hosts[i % len(hosts)], path)
     server = sum(backend.cpu_times()[:2]) - server
     return {
         "client_us": (time.process_time() - client_cpu) / requests * 1e6,
@@ -168,15 +184,18 @@ def cpu_per_request(client: Client, hosts: list[str], requests: int) -> dict[str
     }
 
 
-def counts(case: str, requests: int) -> dict[str, Any]:
+def counts(case: str, view: str, requests: int) -> dict[str, Any]:
     warm, measured = CASES[case]
+    path = VIEWS[view]
     client = Client()
     for host in warm:
-        get(client, host)
-    results = [measure(client, host) for host in measured]
+        get(client, host, path)
+    results = [measure(client, host, path) for host in measured]
     statements = [r[0] for r in results]
     trips = [r[1] for r in results]
-    cpu = {} if case == "first" or not requests else cpu_per_request(client, measured, requests)
+    cpu = (
+        {} if case == "first" or not requests else cpu_per_request(client, measured, path, requests)
+    )
     return {
         "statements": sum(statements) / len(results),
         "round_trips": sum(trips) / len(results),
@@ -186,6 +205,36 @@ def counts(case: str, requests: int) -> dict[str, Any]:
     }
 
 
+def requests(case: str, view: str, count: int) -> dict[str, Any]:
+    """``count`` requests of ``case`` after the same warm-up as :func:`cpu_per_request`,
+    counted by callgrind when run under it (see _support.instructions).
+
+    What the warm-up made is moved out of the garbage collector's reach (``gc.freeze()``):
+    otherwise a full collection (millions of instructions, over every object of Django)
+    falls among the counted requests or not depending on a few allocations since start-up.
+    """
+    import ctypes
+    import gc
+
+    helper = ctypes.CDLL(os.environ["BENCH_CALLGRIND_HELPER"])
+    warm, measured = CASES[case]
+    path = VIEWS[view]
+    client = Client()
+    for host in warm + measured * 5:
+        get(client, host, path)  # warm, and checks the answers
+    hosts = [{"host": measured[i % len(measured)]} for i in range(count)]
+    statuses = []
+    gc.collect()
+    gc.freeze()
+    helper.counting_on()
+    for headers in hosts:  # only the requests are counted
+        statuses.append(client.get(path, headers=headers).status_code)
+    helper.counting_off()
+    if statuses != [200] * count:
+        raise SystemExit(f"GET {path}: {statuses}")
+    return {"requests": count}
+
+
 def main(argv: list[str]) -> None:
     command, *args = argv
     if command == "prepare-plain":
@@ -193,7 +242,9 @@ def main(argv: list[str]) -> None:
     elif command == "prepare-tenancy":
         result = prepare_tenancy(int(args[0]))
     elif command == "counts":
-        result = counts(args[0], int(args[1]))
+        result = counts(args[0], args[1], int(args[2]))
+    elif command == "requests":
+        result = requests(args[0], args[1], int(args[2]))
     else:
         raise SystemExit(f"unknown command {command!r}")
     print(json.dumps(result))

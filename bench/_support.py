@@ -27,6 +27,9 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 PATH_UNDER_TEST = "/items/"
+#: The bench project's views by name: a small dashboard (3 queries) and a one-query view,
+#: where the request path's own cost is the largest share of a request.
+VIEWS = {"dashboard": PATH_UNDER_TEST, "one-query": "/one/"}
 
 
 def host_of(index: int) -> str:
@@ -124,6 +127,60 @@ def run_django(args: Sequence[str], env: dict[str, str]) -> Any:
         check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+CALLGRIND_HELPER = r"""
+#include <valgrind/callgrind.h>
+void counting_on(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
+void counting_off(void) { CALLGRIND_STOP_INSTRUMENTATION; }
+"""
+
+
+def callgrind_helper(workdir: Path) -> Path:
+    """A shared library whose ``counting_on()`` / ``counting_off()`` tell callgrind what to
+    count (its client requests, from valgrind's own callgrind.h), built with the C compiler."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not Path("/usr/include/valgrind/callgrind.h").exists():
+        raise SystemExit("the instructions part needs a C compiler and valgrind's callgrind.h")
+    source, library = workdir / "callgrind_helper.c", workdir / "callgrind_helper.so"
+    source.write_text(CALLGRIND_HELPER)
+    subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", library, source], check=True)
+    return library
+
+
+def instructions(
+    args: Sequence[str], env: dict[str, str], valgrind: str, helper: Path, layout: int
+) -> int:
+    """Instructions executed by ``bench/_inprocess.py args`` between its ``counting_on()``
+    and ``counting_off()`` (see :func:`callgrind_helper`), counted by valgrind's callgrind.
+
+    A count, not a time: the same for the same program, inputs and memory layout whatever
+    else the machine is doing (Python's hash seed is fixed). The layout still moves it by
+    about 1 % (see _inprocess._shift_layout): ``layout`` picks one, and the caller
+    averages over several.
+    """
+    with tempfile.TemporaryDirectory(prefix="tenancy-bench-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        tool = [valgrind, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+        done = subprocess.run(
+            [*tool, sys.executable, str(BENCH / "_inprocess.py"), *args],
+            env={
+                **env,
+                "PYTHONHASHSEED": "0",
+                "BENCH_CALLGRIND_HELPER": str(helper),
+                "BENCH_LAYOUT": str(layout),
+            },
+            cwd=BENCH,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"valgrind failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        for line in out.read_text().splitlines():
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no totals line")
 
 
 # Processes ------------------------------------------------------------------------------
@@ -237,31 +294,36 @@ end
 
 @dataclass(frozen=True)
 class Traffic:
-    """Which Host headers a run sends: ``count`` tenant hosts from ``first``, or one fixed host."""
+    """Which Host headers a run sends (``count`` tenant hosts from ``first``, or one fixed
+    host), to which path."""
 
     first: int = 0
     count: int = 1
     fixed_host: str = ""
+    path: str = PATH_UNDER_TEST
 
     def script_args(self) -> list[str]:
-        return [str(self.first), str(self.count), self.fixed_host or "-", PATH_UNDER_TEST]
+        return [str(self.first), str(self.count), self.fixed_host or "-", self.path]
 
 
-def require_wrk() -> str:
-    """Path of wrk, installing Debian's package first when running as root (as tests/system.py)."""
-    found = shutil.which("wrk")
+def require_binary(binary: str, package: str) -> str:
+    """Path of ``binary``, installing Debian's ``package`` first when running as root (as
+    tests/system.py does)."""
+    found = shutil.which(binary)
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise SystemExit("wrk is not installed: run `apt-get install -y wrk` (Debian) and retry.")
+        raise SystemExit(
+            f"{binary} is not installed: run `apt-get install -y {package}` (Debian) and retry."
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, capture_output=True
+        ["apt-get", "install", "-y", "-qq", package], check=True, env=env, capture_output=True
     )
-    found = shutil.which("wrk")
+    found = shutil.which(binary)
     if not found:
-        raise SystemExit("apt-get installed wrk but it is still not on PATH")
+        raise SystemExit(f"apt-get installed {package} but {binary} is still not on PATH")
     return found
 
 

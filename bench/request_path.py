@@ -1,14 +1,20 @@
 """Bench of the request path: tenancy_app against plain single-tenant Django, side by side.
 
-    python bench/request_path.py                      # everything (about 10 minutes)
-    python bench/request_path.py --parts counts       # statements and round trips only
+    python bench/request_path.py                      # everything (about 30 minutes)
+    python bench/request_path.py --parts counts       # statements, round trips, CPU
+    python bench/request_path.py --parts instructions # instructions per request (callgrind)
     python bench/request_path.py --duration 15 --rounds 5 --tenants 100 --scale-tenants 10000
 
-1. counts: statements and round trips per request of the bench view (3 queries), in
-   process with Django's test Client, from libpq's trace.
+Two tenant views, each served with plain Django as the baseline: a dashboard (3 queries)
+and a one-query view (where the request path's own cost shows most).
+
+1. counts: statements, round trips and CPU time per request, in process with Django's
+   test Client and libpq's trace.
 2. throughput: requests/s under gunicorn (sync workers, persistent connections:
    CONN_MAX_AGE=None) driven by wrk, plain vs tenancy with one tenant and over many.
 3. scale: latency with --scale-tenants tenant schemas in the database vs 10.
+4. instructions: instructions per request of the Django process, counted by valgrind's
+   callgrind (the same whatever else the machine does), in process.
 
 The configurations run interleaved, in rounds, and medians are reported: timings on a
 small machine are noisy. Nothing is asserted. The databases (tenancy_bench_*) live on the
@@ -34,23 +40,26 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # tenancy_app f
 
 from _support import (
     REPO,
+    VIEWS,
     CpuMonitor,
     Server,
     Traffic,
     Wrk,
+    callgrind_helper,
     child_env,
     connect,
     create_database,
     database_server,
     gunicorn,
     host_of,
-    require_wrk,
+    instructions,
+    require_binary,
     run_django,
     workdir,
 )
 
 PLAIN_DB = "tenancy_bench_plain"
-PARTS = ("counts", "throughput", "scale")
+PARTS = ("counts", "throughput", "scale", "instructions")
 _prepared: set[str] = set()
 
 
@@ -81,7 +90,7 @@ def prepare(server: dict[str, Any], tenants: int | None, *, rebuild: bool) -> st
     return name
 
 
-# 1. Statements and round trips ------------------------------------------------------------
+# 1. Statements, round trips and CPU in process ---------------------------------------------
 
 COUNT_CASES = [
     ("(a) plain Django", "settings_plain", "plain", "session"),
@@ -91,36 +100,119 @@ COUNT_CASES = [
     ("    (b) with SEARCH_PATH_SCOPE=transaction", "settings_tenancy", "same", "transaction"),
     ("(e) first request to an uncached tenant", "settings_tenancy", "first", "session"),
 ]
+VIEW_TITLES = {
+    "dashboard": "the dashboard view (count + 20 rows + aggregate)",
+    "one-query": "the one-query view (a count)",
+}
 
 
-def run_counts(server: dict[str, Any], tenant_db: str, requests: int) -> None:
-    rows = []
-    for label, settings, case, scope in COUNT_CASES:
-        db = PLAIN_DB if settings == "settings_plain" else tenant_db
-        env = child_env(server, db, settings, BENCH_SEARCH_PATH_SCOPE=scope)
-        rows.append((label, run_django(["counts", case, str(requests)], env)))
-    base = rows[0][1]
-    base_cpu = base["client_us"] + base["server_us"]
-    print(
-        "\n1. Per request of the view (count + 20 rows + aggregate), in process, Django test Client"
-    )
-    print(
-        f"   {'configuration':<44}{'statements':>11}{'round trips':>12}{'vs plain':>10}"
-        f"{'CPU µs: Django':>16}{'+ PostgreSQL':>13}{'= ratio':>9}"
-    )
-    for label, r in rows:
-        extra = (
-            f"+{r['statements'] - base['statements']:g}/+{r['round_trips'] - base['round_trips']:g}"
+def case_env(server: dict[str, Any], tenant_db: str, settings: str, scope: str) -> dict[str, str]:
+    db = PLAIN_DB if settings == "settings_plain" else tenant_db
+    return child_env(server, db, settings, BENCH_SEARCH_PATH_SCOPE=scope)
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.3f}-{max(values):.3f}" if len(values) > 1 else ""
+
+
+def run_counts(server: dict[str, Any], tenant_db: str, args: argparse.Namespace) -> None:
+    """Per view, each case ``args.cpu_rounds`` times, interleaved with the order rotating;
+    the CPU ratio of each round is taken against plain Django's in the same round."""
+    for number, view in enumerate(VIEWS, start=1):
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in COUNT_CASES}
+        for r in range(args.cpu_rounds):
+            shift = r % len(COUNT_CASES)
+            for label, settings, case, scope in COUNT_CASES[shift:] + COUNT_CASES[:shift]:
+                env = case_env(server, tenant_db, settings, scope)
+                runs[label].append(run_django(["counts", case, view, str(args.cpu_requests)], env))
+        base_runs = runs[COUNT_CASES[0][0]]
+        base = base_runs[0]
+        print(f"\n1.{number} Per request of {VIEW_TITLES[view]}, in process, Django test Client")
+        print(
+            f"   {'configuration':<44}{'statements':>11}{'round trips':>12}{'vs plain':>10}"
+            f"{'CPU µs: Django':>16}{'+ PostgreSQL':>13}{'= ratio':>9}{'rounds':>13}"
         )
-        cpu = ""
-        if "client_us" in r:
-            ratio = (r["client_us"] + r["server_us"]) / base_cpu
-            cpu = f"{r['client_us']:>16.0f}{r['server_us']:>13.0f}{ratio:>9.3f}"
-        print(f"   {label:<44}{r['statements']:>11.2f}{r['round_trips']:>12.2f}{extra:>10}{cpu}")
-    print(f"   CPU: {requests} requests per configuration after warm-up")
-    print("   messages of one (c) request, as libpq sent them:")
-    for statement in rows[2][1]["example"]:
-        print(f"     {statement[:90]}")
+        for label, results in runs.items():
+            r = results[0]
+            extra = (
+                f"+{r['statements'] - base['statements']:g}"
+                f"/+{r['round_trips'] - base['round_trips']:g}"
+            )
+            cpu = ""
+            if "client_us" in r:
+                ratios = [
+                    (x["client_us"] + x["server_us"]) / (b["client_us"] + b["server_us"])
+                    for x, b in zip(results, base_runs, strict=True)
+                ]
+                client, server_us = (
+                    statistics.median(x[key] for x in results) for key in ("client_us", "server_us")
+                )
+                cpu = (
+                    f"{client:>16.0f}{server_us:>13.0f}{statistics.median(ratios):>9.3f}"
+                    f"{spread(ratios):>13}"
+                )
+            print(
+                f"   {label:<44}{r['statements']:>11.2f}{r['round_trips']:>12.2f}{extra:>10}{cpu}"
+            )
+        print(
+            f"   CPU: {args.cpu_requests} requests per configuration after warm-up, median of"
+            f" {args.cpu_rounds} interleaved rounds (ratio against plain in the same round;"
+            " rounds: the lowest and highest)"
+        )
+        print("   messages of one (c) request, as libpq sent them:")
+        for statement in runs[COUNT_CASES[2][0]][0]["example"]:
+            print(f"     {statement[:90]}")
+
+
+# 4. Instructions per request (callgrind) ----------------------------------------------------
+
+INSTRUCTION_CASES = COUNT_CASES[:3]
+
+
+def run_instructions(
+    server: dict[str, Any], tenant_db: str, args: argparse.Namespace, valgrind: str, helper: Path
+) -> None:
+    """Instructions of the Django process per request, counted by callgrind over
+    ``args.instruction_requests`` requests after a warm-up, in ``args.layouts`` memory
+    layouts per case (see _support.instructions); the ratio is that of the means.
+
+    Lookups are kept from expiring during the slow run (REGISTRY_MAX_AGE=3600): at full
+    speed a process reloads each tenant once per REGISTRY_MAX_AGE, not per request."""
+    print(
+        "\n4. Instructions per request of the Django process (valgrind --tool=callgrind),"
+        f" in process, Django test Client, {args.instruction_requests} requests after warm-up,"
+        f" mean of {args.layouts} memory layouts"
+    )
+    print(
+        f"   {'view':<11}{'configuration':<44}{'instructions':>14}{'layouts: from':>15}"
+        f"{'to':>11}{'ratio':>8}"
+    )
+    for view in args.instruction_views:
+        base = 0.0
+        for label, settings, case, scope in INSTRUCTION_CASES:
+            env = {**case_env(server, tenant_db, settings, scope), "BENCH_REGISTRY_MAX_AGE": "3600"}
+            counts = [
+                instructions(
+                    ["requests", case, view, str(args.instruction_requests)],
+                    env,
+                    valgrind,
+                    helper,
+                    layout,
+                )
+                / args.instruction_requests
+                for layout in range(args.layouts)
+            ]
+            log(f"  {view} {label}: {[round(c) for c in counts]}")
+            mean = statistics.mean(counts)
+            base = base or mean
+            print(
+                f"   {view:<11}{label:<44}{mean:>14,.0f}{min(counts):>15,.0f}{max(counts):>11,.0f}"
+                f"{mean / base:>8.3f}"
+            )
+    print(
+        "   (the PostgreSQL server's side is not counted: for (b) it runs the same statements"
+        " as for (a), see the CPU of part 1)"
+    )
 
 
 # 2 and 3. Load under gunicorn + wrk --------------------------------------------------------
@@ -215,17 +307,28 @@ def run_throughput(
     wrk: Wrk, server: dict[str, Any], tenant_db: str, args: argparse.Namespace, monitor: CpuMonitor
 ) -> None:
     opts = {"connections": args.connections, "threads": args.threads}
+    one = VIEWS["one-query"]
     with ExitStack() as stack:
         plain_env = child_env(server, PLAIN_DB, "settings_plain")
         plain = serve(stack, "plain", plain_env, "plain.bench", args.workers)
         tenancy_env = child_env(server, tenant_db, "settings_tenancy")
         tenancy = serve(stack, "tenancy", tenancy_env, host_of(1), args.workers)
+        mixed = f"tenancy, mixed {args.tenants} tenants"
         configs = [
             ("plain Django", *load(wrk, plain, Traffic(fixed_host="plain.bench"), args, **opts)),
             ("tenancy, 1 tenant", *load(wrk, tenancy, Traffic(1, 1), args, **opts)),
+            (mixed, *load(wrk, tenancy, Traffic(0, args.tenants), args, **opts)),
             (
-                f"tenancy, mixed {args.tenants} tenants",
-                *load(wrk, tenancy, Traffic(0, args.tenants), args, **opts),
+                "one query: plain Django",
+                *load(wrk, plain, Traffic(fixed_host="plain.bench", path=one), args, **opts),
+            ),
+            (
+                "one query: tenancy, 1 tenant",
+                *load(wrk, tenancy, Traffic(1, 1, path=one), args, **opts),
+            ),
+            (
+                f"one query: {mixed}",
+                *load(wrk, tenancy, Traffic(0, args.tenants, path=one), args, **opts),
             ),
         ]
         log(f"throughput: {args.rounds} rounds of {args.duration:g} s, {args.warmup:g} s warm-up")
@@ -236,8 +339,13 @@ def run_throughput(
         f" connections), wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s;"
         f" median of {args.rounds} interleaved rounds"
     )
-    print_runs(results, latency=False)
+    names = list(results)
+    print(f"   {VIEW_TITLES['dashboard']}:")
+    print_runs({name: results[name] for name in names[:3]}, latency=False)
     print("   targets: ratio >= 0.97 for 1 tenant, >= 0.95 mixed")
+    print(f"   {VIEW_TITLES['one-query']}:")
+    print_runs({name: results[name] for name in names[3:]}, latency=False)
+    print("   target: CPU ratio >= 0.97 (<= 1.03x plain's CPU per request) for 1 tenant")
 
 
 def run_scale(
@@ -296,6 +404,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--scale-spread", type=int, default=1_000, help="tenants of the informative run (1000)")
     add("--scale-connections", type=int, default=1, help="wrk connections for latency (1)")
     add("--cpu-requests", type=int, default=2000, help="requests timed per counts case (2000)")
+    add("--cpu-rounds", type=int, default=3, help="interleaved rounds of the counts part (3)")
+    add(
+        "--instruction-requests", type=int, default=200,
+        help="requests counted under callgrind per run (200)",
+    )  # fmt: skip
+    add("--layouts", type=int, default=6, help="memory layouts per callgrind case (6)")
+    add(
+        "--instruction-views", nargs="+", choices=list(VIEWS), default=["one-query"],
+        help="views whose instructions are counted (one-query)",
+    )  # fmt: skip
     add("--max-other-load", type=float, default=0.3, help="redo a run above this (cores, 0.3)")
     add("--retries", type=int, default=2, help="redos per run on a busy machine (2)")
     add("--max-wait", type=float, default=60, help="wait for a quiet machine up to (60 s)")
@@ -314,7 +432,8 @@ def _terminate(signum: int, frame: object) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    wrk_binary = require_wrk() if {"throughput", "scale"} & set(args.parts) else ""
+    wrk_binary = require_binary("wrk", "wrk") if {"throughput", "scale"} & set(args.parts) else ""
+    valgrind = require_binary("valgrind", "valgrind") if "instructions" in args.parts else ""
     server = database_server(args.pgdata)
     with connect(server, "postgres") as conn:
         pg_version = conn.execute("SHOW server_version").fetchone()[0]
@@ -335,7 +454,7 @@ def main(argv: list[str] | None = None) -> None:
     with workdir() as tmp, closing(CpuMonitor(server, databases)) as monitor:
         wrk = Wrk(wrk_binary, tmp)
         if "counts" in args.parts:
-            run_counts(server, tenant_db, args.cpu_requests)
+            run_counts(server, tenant_db, args)
         if "throughput" in args.parts:
             run_throughput(wrk, server, tenant_db, args, monitor)
         if "scale" in args.parts:
@@ -344,6 +463,8 @@ def main(argv: list[str] | None = None) -> None:
                 prepare(server, args.scale_tenants, rebuild=args.rebuild),
             )
             run_scale(wrk, server, dbs, args, monitor)
+        if "instructions" in args.parts:
+            run_instructions(server, tenant_db, args, valgrind, callgrind_helper(tmp))
     print(f"\n(total {time.monotonic() - started:.0f} s)")
 
 

@@ -12,9 +12,8 @@ import functools
 import inspect
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .conf import tenancy_settings
 from .leases import Lease, lease_for
@@ -27,6 +26,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "Activation",
+    "ActiveSchema",
+    "active_schema_of",
     "get_current_schema",
     "get_current_tenant",
     "get_search_path",
@@ -36,9 +37,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ActiveSchema:
-    """One activation: the schema, its tenant if any, the search_path it wants, its lease."""
+class ActiveSchema(NamedTuple):
+    """One activation: the schema, its tenant if any, the search_path it wants, its lease.
+
+    Immutable, and cheap to make: the lookup cache keeps one per cached tenant and the
+    middleware makes one per request from it (see :func:`active_schema_of`).
+    """
 
     schema_name: str
     tenant: TenantBase | None
@@ -48,6 +52,12 @@ class ActiveSchema:
 
 
 _active: ContextVar[ActiveSchema | None] = ContextVar("tenancy_active", default=None)
+
+#: Low level, for the middleware: make an activation current and return the token that
+#: :data:`deactivate` takes to undo it (in a ``finally``). Elsewhere use the context
+#: managers below, which pair the two.
+activate: Callable[[ActiveSchema | None], Token[ActiveSchema | None]] = _active.set
+deactivate: Callable[[Token[ActiveSchema | None]], None] = _active.reset
 
 
 def _public_search_path() -> tuple[str, ...]:
@@ -120,17 +130,25 @@ class Activation:
         return inner  # type: ignore[return-value]
 
 
+def active_schema_of(tenant: TenantBase) -> ActiveSchema:
+    """What activating ``tenant`` means: its schema name (validated), its search_path and
+    its lease; raises :class:`~tenancy_app.exceptions.InvalidSchemaName` for a bad name.
+
+    It depends on the tenant (and the settings) only, so the lookup cache computes it
+    once per cached tenant; :func:`tenant_context` computes it at each call.
+    """
+    schema_name = validate_schema_name(tenant.schema_name)
+    return ActiveSchema(
+        schema_name,
+        tenant,
+        _search_path_for(schema_name, include_public=True),
+        lease_for(schema_name, tenant),
+    )
+
+
 def tenant_context(tenant: TenantBase) -> Activation:
     """Run a block or function in ``tenant``'s schema, with ``get_current_tenant()`` set."""
-    schema_name = validate_schema_name(tenant.schema_name)
-    return Activation(
-        ActiveSchema(
-            schema_name,
-            tenant,
-            _search_path_for(schema_name, include_public=True),
-            lease_for(schema_name, tenant),
-        )
-    )
+    return Activation(active_schema_of(tenant))
 
 
 def schema_context(schema_name: str, *, include_public: bool = True) -> Activation:
@@ -170,9 +188,9 @@ def get_current_schema() -> str:
     return active.schema_name if active is not None else tenancy_settings.PUBLIC_SCHEMA
 
 
-def get_active_schema() -> ActiveSchema | None:
-    """What the current context activated (``None``: nothing, the public schema)."""
-    return _active.get()
+#: What the current context activated (``None``: nothing, the public schema). The
+#: ContextVar's own ``get``: the backend calls it before every statement.
+get_active_schema: Callable[[], ActiveSchema | None] = _active.get
 
 
 def get_search_path() -> tuple[str, ...]:

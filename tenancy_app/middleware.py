@@ -14,14 +14,24 @@ from django.urls import get_script_prefix, set_script_prefix
 from django.utils.module_loading import import_string
 
 from .conf import tenancy_settings
-from .context import Activation, public_context, tenant_context
+from .context import (
+    Activation,
+    ActiveSchema,
+    activate,
+    active_schema_of,
+    deactivate,
+    public_context,
+)
 from .exceptions import TenantNotFound, TenantUnavailable
+from .lookup import routing_of
 from .resolvers import BaseResolver, Resolution
 from .resolvers.base import request_host
 from .signals import tenant_activated
-from .tenant_types import is_configured, tenant_urlconf
 
 GetResponse = Callable[[HttpRequest], Any]
+#: What prepare() decides: a tenant's activation (the usual case, a ContextVar set), a
+#: context to serve in (public, subfolder), or a response (404, 503).
+Serving = ActiveSchema | AbstractContextManager[object] | HttpResponseBase
 
 
 @lru_cache(maxsize=8)
@@ -62,6 +72,8 @@ class TenantMiddleware:
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
+        self._resolver_paths: tuple[str, ...] | None = None
+        self._resolvers: tuple[BaseResolver, ...] = ()
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -74,10 +86,18 @@ class TenantMiddleware:
         except TenantNotFound as exc:
             return self.not_found(request, exc)
         serving = self.prepare(request, resolution)
+        if isinstance(serving, ActiveSchema):
+            token = activate(serving)
+            try:
+                if tenant_activated.receivers:  # nobody listening costs this test only
+                    tenant_activated.send(type(self), **_activation(request))
+                return self.get_response(request)
+            finally:
+                deactivate(token)
         if isinstance(serving, HttpResponseBase):
             return serving
         with serving:
-            if tenant_activated.receivers:  # nobody listening costs this test only
+            if tenant_activated.receivers:
                 tenant_activated.send(type(self), **_activation(request))
             return self.get_response(request)
 
@@ -93,54 +113,69 @@ class TenantMiddleware:
         except TenantNotFound as exc:
             return await sync_to_async(self.not_found)(request, exc)
         serving = self.prepare(request, resolution)
+        if isinstance(serving, ActiveSchema):
+            token = activate(serving)
+            try:
+                if tenant_activated.receivers:
+                    await tenant_activated.asend(type(self), **_activation(request))
+                response: Awaitable[HttpResponseBase] = self.get_response(request)
+                return await response
+            finally:
+                deactivate(token)
         if isinstance(serving, HttpResponseBase):
             return serving
         with serving:
             if tenant_activated.receivers:
                 await tenant_activated.asend(type(self), **_activation(request))
-            response: Awaitable[HttpResponseBase] = self.get_response(request)
+            response = self.get_response(request)
             return await response
 
     # Hooks ------------------------------------------------------------------------------
 
     def resolvers(self) -> tuple[BaseResolver, ...]:
-        return _load_resolvers(tuple(tenancy_settings.RESOLVERS))
+        return _load_resolvers(tenancy_settings.RESOLVERS)  # a tuple: hashable
 
     def resolve(self, request: HttpRequest) -> Resolution | None:
         """Ask each resolver in turn; the first answer wins."""
-        for resolver in self.resolvers():
+        paths = tenancy_settings.RESOLVERS  # the same tuple until the settings change
+        if paths is not self._resolver_paths:
+            self._resolvers, self._resolver_paths = self.resolvers(), paths
+        for resolver in self._resolvers:
             resolution = resolver.resolve(request)
             if resolution is not None:
                 return resolution
         return None
 
-    def prepare(
-        self, request: HttpRequest, resolution: Resolution | None
-    ) -> AbstractContextManager[object] | HttpResponseBase:
-        """Set request.tenant / request.urlconf; return the context to serve in, or a response."""
-        request.tenant = None  # type: ignore[attr-defined]
+    def prepare(self, request: HttpRequest, resolution: Resolution | None) -> Serving:
+        """Set request.tenant / request.urlconf; return what to serve the request in (the
+        tenant's activation, or a context), or a response."""
         if resolution is None:
+            request.tenant = None  # type: ignore[attr-defined]
             if request_host(request) not in tenancy_settings.PUBLIC_DOMAINS:
                 return self.not_found(request, TenantNotFound("No tenant is served at this host."))
             if tenancy_settings.PUBLIC_URLCONF:
                 request.urlconf = tenancy_settings.PUBLIC_URLCONF
             return public_context()
-        tenant = resolution.tenant
-        if not tenant.is_active or not is_configured(tenant):
-            # (A tenant whose type is not configured has no apps to be served with.)
+        tenant, active, routing = resolution.tenant, resolution.active, resolution.routing
+        if routing is None:  # a resolver of the project's own
+            routing = routing_of(tenant)
+        if not routing.available:
+            request.tenant = None  # type: ignore[attr-defined]
             return self.unavailable(request, tenant)
-        activation = tenant_context(tenant)
-        lease = activation.lease
-        refusal = lease.recent_refusal(tenant._state.db or "default") if lease else None
-        if refusal is not None:
-            return self.refused(request, tenant, refusal)
+        if active is None:
+            active = active_schema_of(tenant)
+        lease = active.lease
+        if lease is not None and lease.refusals:  # empty unless refused
+            refusal = lease.recent_refusal(tenant._state.db or "default")
+            if refusal is not None:
+                request.tenant = None  # type: ignore[attr-defined]
+                return self.refused(request, tenant, refusal)
         request.tenant = tenant  # type: ignore[attr-defined]
-        urlconf = tenant_urlconf(tenant)  # the tenant type's, else TENANT_URLCONF
-        if urlconf:
-            request.urlconf = urlconf
+        if routing.urlconf:  # the tenant type's, else TENANT_URLCONF
+            request.urlconf = routing.urlconf
         if resolution.path_prefix:
-            return _under_path_prefix(request, resolution.path_prefix, activation)
-        return activation
+            return _under_path_prefix(request, resolution.path_prefix, Activation(active))
+        return active
 
     def process_exception(
         self, request: HttpRequest, exception: Exception

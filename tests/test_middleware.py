@@ -143,6 +143,131 @@ def test_request_tenant_is_always_set(acme_globex, rf):
     assert seen["tenant"].schema_name == "acme"
 
 
+def test_a_view_changing_request_tenant_changes_no_other_request(acme_globex, rf):
+    """The lookup cache shares one instance per tenant; each request gets a copy of it."""
+    from django import forms
+    from django.http import HttpResponse
+
+    from tenancy_app import get_current_tenant
+    from tenancy_app.middleware import TenantMiddleware
+    from tenancy_app.models import get_tenant_model
+
+    class TenantForm(forms.ModelForm):
+        class Meta:
+            model = get_tenant_model()
+            fields = ["name", "status"]
+
+    seen = []
+
+    def view(request):
+        assert get_current_tenant() is request.tenant
+        seen.append((request.tenant, request.tenant.name, dict(request.tenant._state.fields_cache)))
+        # A settings page whose form fails validation: the valid field is written to the
+        # instance all the same (ModelForm._post_clean), and nothing is saved.
+        form = TenantForm({"name": "Acme (draft)", "status": "bogus"}, instance=request.tenant)
+        assert not form.is_valid()
+        request.tenant._state.fields_cache["anything"] = "cached by this request"
+        return HttpResponse()
+
+    middleware = TenantMiddleware(view)
+    for _ in range(2):
+        middleware(rf.get("/", HTTP_HOST="acme.test"))
+    (first, _, _), (second, name, fields_cache) = seen
+    assert first is not second
+    assert first.name == "Acme (draft)"  # the first request changed its own copy...
+    assert (name, fields_cache) == ("Acme", {})  # ... and nothing the next one got
+
+
+def test_what_depends_only_on_the_tenant_is_computed_once_per_cached_tenant(
+    acme_globex, client: Client, monkeypatch
+):
+    """The schema name validated, the search_path, the lease, whether it may be served
+    and with which URLconf: once, when the lookup loads the tenant; a cached request
+    only copies the tenant."""
+    from collections import Counter
+
+    from tenancy_app import context, lookup
+
+    calls: Counter[str] = Counter()
+
+    def counting(module, name):
+        real = getattr(module, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    for name in ("validate_schema_name", "_search_path_for", "lease_for"):
+        counting(context, name)
+    for name in ("is_configured", "tenant_urlconf"):
+        counting(lookup, name)
+    for _ in range(3):
+        assert client.get("/notes/", HTTP_HOST="acme.test").json()["tenant"] == "acme"
+    assert calls == {
+        "validate_schema_name": 1,
+        "_search_path_for": 1,
+        "lease_for": 1,
+        "is_configured": 1,
+        "tenant_urlconf": 1,
+    }
+
+
+def test_the_search_path_prepared_per_tenant_follows_the_settings(acme_globex, rf):
+    from django.http import HttpResponse
+
+    from tenancy_app.context import get_search_path
+    from tenancy_app.middleware import TenantMiddleware
+
+    seen = []
+
+    def view(request):
+        seen.append(get_search_path())
+        return HttpResponse()
+
+    middleware = TenantMiddleware(view)
+    middleware(rf.get("/", HTTP_HOST="acme.test"))
+    with tenancy(EXTRA_SEARCH_PATH=["extensions"]):
+        middleware(rf.get("/", HTTP_HOST="acme.test"))
+    middleware(rf.get("/", HTTP_HOST="acme.test"))
+    assert seen == [
+        ("acme", "public"),
+        ("acme", "public", "extensions"),
+        ("acme", "public"),
+    ]
+
+
+def test_hosts_are_checked_against_the_allowed_hosts_in_force(acme_globex, rf):
+    """request_host() remembers what get_host() answered per Host header; a change of
+    ALLOWED_HOSTS must not let a remembered host through."""
+    from django.core.exceptions import DisallowedHost
+    from django.http import HttpResponse
+
+    from tenancy_app.middleware import TenantMiddleware
+
+    middleware = TenantMiddleware(lambda request: HttpResponse(request.tenant.schema_name))
+    assert middleware(rf.get("/", HTTP_HOST="acme.test")).content == b"acme"
+    with override_settings(ALLOWED_HOSTS=["globex.test"]):
+        for _ in range(2):
+            with pytest.raises(DisallowedHost):
+                middleware(rf.get("/", HTTP_HOST="acme.test"))
+        assert middleware(rf.get("/", HTTP_HOST="globex.test")).content == b"globex"
+    assert middleware(rf.get("/", HTTP_HOST="acme.test")).content == b"acme"
+
+
+@override_settings(USE_X_FORWARDED_HOST=True)
+def test_x_forwarded_host_wins_over_a_remembered_host(acme_globex, rf):
+    from django.http import HttpResponse
+
+    from tenancy_app.middleware import TenantMiddleware
+
+    middleware = TenantMiddleware(lambda request: HttpResponse(request.tenant.schema_name))
+    assert middleware(rf.get("/", HTTP_HOST="acme.test")).content == b"acme"
+    forwarded = rf.get("/", HTTP_HOST="acme.test", HTTP_X_FORWARDED_HOST="globex.test")
+    assert middleware(forwarded).content == b"globex"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_async_middleware_and_async_orm(make_committed_tenant):
     import asyncio

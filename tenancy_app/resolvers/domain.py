@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from ..conf import tenancy_settings
-from ..lookup import tenant_for_domain
+from ..lookup import served_for_domain
 from .base import BaseResolver, Resolution, request_host
 
 
@@ -14,5 +14,8 @@ class DomainResolver(BaseResolver):
         host = request_host(request)
         if host in tenancy_settings.PUBLIC_DOMAINS:
             return None
-        tenant = tenant_for_domain(host)
-        return Resolution(tenant) if tenant is not None else None
+        served = served_for_domain(host)
+        if served is None:
+            return None
+        active, routing = served
+        return Resolution(active.tenant, "", active, routing)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from ..conf import tenancy_settings
-from .base import BaseResolver, Resolution, tenant_named
+from .base import BaseResolver, Resolution, served_named
 
 
 class HeaderResolver(BaseResolver):
@@ -18,4 +18,5 @@ class HeaderResolver(BaseResolver):
         value = request.headers.get(header)
         if value is None:
             return None
-        return Resolution(tenant_named(value.strip(), source=f"The {header} header"))
+        active, routing = served_named(value.strip(), source=f"The {header} header")
+        return Resolution(active.tenant, "", active, routing)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from ..conf import tenancy_settings
-from .base import BaseResolver, Resolution, tenant_named
+from .base import BaseResolver, Resolution, served_named
 
 
 class SubfolderResolver(BaseResolver):
@@ -19,5 +19,6 @@ class SubfolderResolver(BaseResolver):
         if not path.startswith(marker):
             return None
         slug = path[len(marker) :].split("/", 1)[0]
-        tenant = tenant_named(slug, source="The URL path")
-        return Resolution(tenant, path_prefix=f"{marker}{slug}")
+        active, routing = served_named(slug, source="The URL path")
+        prefix = f"{marker}{slug}"
+        return Resolution(active.tenant, prefix, active, routing)  # type: ignore[arg-type]
