@@ -41,3 +41,10 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
 @shared_task
 def report() -> dict[str, Any]:
     return where()
+
+
+@shared_task(bind=True)
+def tick(self: Any, name: str) -> dict[str, Any]:
+    """A scheduled task that may run many times: one row per run, named by the task id."""
+    Group.objects.create(name=f"{name} {self.request.id}")
+    return where()

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -178,44 +179,56 @@ def use_broker(broker_url: str, result_backend: str) -> None:
 def worker(request, broker, django_db_setup, tmp_path_factory) -> Iterator[str]:
     pool = request.param
     log = tmp_path_factory.mktemp("celery") / f"{pool}.log"
-    env = {
-        **os.environ,
-        **broker,
-        "DJANGO_SETTINGS_MODULE": "tests.settings_worker",
-        "DATABASE_URL": database_url(connection.settings_dict),
-    }
-    command = [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
-               "--pool", pool, "--concurrency", "2" if pool == "prefork" else "4",
-               "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-               "--without-heartbeat", "-n", f"{pool}@%h"]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess_popen(command, env, out)
-    try:
-        deadline = time.monotonic() + 90
-        while b"ready." not in log.read_bytes():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    arguments = ["worker", "--pool", pool, "--concurrency", "2" if pool == "prefork" else "4",
+                 "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                 "--without-heartbeat", "-n", f"{pool}@%h"]  # fmt: skip
+    with celery(arguments, celery_env(broker, "tests.settings_worker"), log, ready=b"ready."):
         yield pool
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except Exception:
-            process.kill()
-            process.wait()
     text = log.read_text()
     # the only errors a worker logged are the refusals the tests asked for
     assert text.count("Traceback") == text.count("tenancy_app.exceptions.TaskRefused: "), text
 
 
-def subprocess_popen(command: list[str], env: dict[str, str], out: Any) -> Any:
+def celery_env(broker: dict[str, str], settings_module: str) -> dict[str, str]:
+    """The environment of a ``celery`` process of the test project."""
+    return {
+        **os.environ,
+        **broker,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": database_url(connection.settings_dict),
+    }
+
+
+@contextmanager
+def celery(arguments: list[str], env: dict[str, str], log: Path, *, ready: bytes) -> Iterator[None]:
+    """Run ``celery -A tests.celery_app <arguments>`` (output to ``log``) until it logs
+    ``ready``; stop it, and whatever it started, however the block ends."""
+    import signal
     import subprocess
 
-    return subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "celery", "-A", "tests.celery_app", *arguments]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while ready not in log.read_bytes():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()  # a warm shutdown: the worker finishes what it runs
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        # its own session: nothing it forked (a pool's children) outlives it
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -325,5 +338,61 @@ def test_a_beat_entry_fans_out_to_every_active_tenant(worker, make_committed_ten
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert groups_in("acme") == {"nightly", "acme only"}
+    assert groups_in("initech") == set()
+    assert groups_in("public") == set()
+
+
+def ticks(schema: str, name: str) -> set[str]:
+    """The rows ``tests.celery_tasks.tick(name)`` wrote in ``schema``, one per run."""
+    return {group for group in groups_in(schema) if group.startswith(f"{name} ")}
+
+
+def wait_until_idle(deadline: float) -> None:
+    """Until the queue is empty and the worker holds no task, twice in a row."""
+    inspect = app.control.inspect(timeout=5, limit=1)  # one worker: its answer
+    calm = 0
+    while calm < 2:
+        assert time.monotonic() < deadline, "the worker never became idle"
+        with app.connection_for_read() as conn:
+            queued = conn.default_channel.queue_declare("celery").message_count
+        held = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        idle = not queued and all(replies and not any(replies.values()) for replies in held)
+        calm = calm + 1 if idle else 0
+        time.sleep(0.2)
+
+
+@pytest.mark.heavy
+def test_a_real_beat_runs_the_documented_entries_per_tenant(
+    worker, broker, make_committed_tenant, tmp_path
+):
+    """A real ``celery beat`` with tests/settings_beat.py's schedule (docs/celery.rst's
+    example, every second): the fan-out entry runs the task in every active tenant's
+    schema, the one-tenant entry in acme's only; never in a suspended tenant, never in
+    public."""
+    for name in ("acme", "globex"):
+        make_committed_tenant(name)
+    initech = make_committed_tenant("initech")
+    Tenant.objects.filter(pk=initech.pk).update(status=TenantStatus.SUSPENDED)
+    active = sorted(
+        Tenant.objects.filter(status=TenantStatus.ACTIVE).values_list("schema_name", flat=True)
+    )
+    assert active == ["acme", "globex"]
+    log = tmp_path / "beat.log"
+    arguments = ["beat", "--schedule", str(tmp_path / "celerybeat-schedule"), "--loglevel", "INFO"]
+    deadline = time.monotonic() + TIMEOUT
+    with celery(arguments, celery_env(broker, "tests.settings_beat"), log, ready=b"beat: Starting"):
+        while not (
+            all(ticks(schema, "every tenant") for schema in active) and ticks("acme", "acme only")
+        ):
+            assert time.monotonic() < deadline, log.read_text()
+            assert groups_in("public") == groups_in("initech") == set()  # fail fast
+            time.sleep(0.2)
+    wait_until_idle(deadline)  # what beat sent before it stopped has run
+    text = log.read_text()
+    assert "Sending due task tick-every-tenant (tenancy_app.contrib.celery.tasks.fan_out)" in text
+    assert "Sending due task acme-tick (tests.celery_tasks.tick)" in text
+    # each fan-out reached every active tenant once
+    assert len(ticks("acme", "every tenant")) == len(ticks("globex", "every tenant")) >= 1
+    assert ticks("globex", "acme only") == set()
     assert groups_in("initech") == set()
     assert groups_in("public") == set()
