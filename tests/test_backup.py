@@ -159,8 +159,27 @@ def test_a_file_ahead_of_the_code_is_refused_before_any_sql(acme):
     assert nothing_created("acme_copy")
 
 
+def _frames(raw: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """Each frame's kind, and where its payload starts and ends in ``raw``."""
+    at = len(b"TENANCY-DUMP\n")
+    while at < len(raw):
+        kind, length = raw[at : at + 1], int.from_bytes(raw[at + 1 : at + 5], "big")
+        yield kind, at + 5, at + 5 + length
+        at += 5 + length
+
+
+def _changed_in_frame(raw: bytes, kind: bytes, old: bytes, new: bytes) -> bytes:
+    """``raw`` with ``old`` changed to ``new`` (as long) in the first frame of ``kind``,
+    compressed again: gzip is happy, the checksum at the end is not."""
+    assert len(old) == len(new)
+    start, end = next((start, end) for k, start, end in _frames(raw) if k == kind)
+    assert old in raw[start:end]
+    return gzip.compress(raw[:start] + raw[start:end].replace(old, new, 1) + raw[end:])
+
+
 def damaged(data: bytes) -> dict[str, bytes]:
-    """The dump cut short, bit-flipped, and re-packed with one changed row."""
+    """The dump cut short, bit-flipped, and re-packed with one changed row, one changed
+    sequence name and one changed statement of the DDL."""
     raw = gzip.decompress(data)
     # A row of the notes table changed, then compressed again: gzip is happy, the
     # checksum at the end is not (found after every row was loaded).
@@ -177,6 +196,10 @@ def damaged(data: bytes) -> dict[str, bytes]:
         "without the end frame": gzip.compress(raw[:-37]),
         "one byte flipped": bytes(flipped),
         "a row changed": changed,
+        # These two fail in the database before the checksum is read: the file's
+        # damage must still be what the restore reports.
+        "a sequence renamed": _changed_in_frame(raw, b"S", b"_id_seq", b"_id_sex"),
+        "the DDL changed": _changed_in_frame(raw, b"H", b"CREATE TABLE", b"CREATE TABLX"),
         "data after the end": gzip.compress(raw + b"more"),
     }
 

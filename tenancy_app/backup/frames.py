@@ -63,6 +63,8 @@ class FrameReader:
     def __init__(self, raw: IO[bytes]) -> None:
         self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
         self._digest = hashlib.sha256()
+        #: the end frame's checksum matched (:meth:`finish`)
+        self.verified = False
         magic = self._read(len(MAGIC), "the file's start")
         if magic != MAGIC:
             raise InvalidDumpFile("This is not a tenant dump (made by `manage.py dump_tenant`).")
@@ -107,6 +109,33 @@ class FrameReader:
         """Check the end frame's digest and that nothing follows (gzip's CRC included)."""
         expected = self._digest.digest()
         kind, length = _HEAD.unpack(self._read(_HEAD.size, "the end"))
+        self._check_end(expected, kind, length)
+
+    def damage(self) -> InvalidDumpFile | None:
+        """After a failure part-way: read the rest of the file and check it as
+        :meth:`finish` would, returning what is wrong with it (``None``: nothing).
+
+        A restore acts on each frame as it arrives (the rows, the sequences) and the
+        checksum comes last, so a damaged byte can first show as a database error (a
+        sequence name that does not exist); this tells the two apart. It reads whole
+        frames only: call it between frames, as a restore's failure always is.
+        """
+        if self.verified:
+            return None
+        try:
+            while True:
+                expected = self._digest.digest()
+                kind, length = _HEAD.unpack(self._read(_HEAD.size, "a frame header"))
+                if kind == _END:
+                    self._check_end(expected, kind, length)
+                    return None
+                if length > 4 * CHUNK:
+                    raise InvalidDumpFile(f"The dump file is damaged (a frame of {length} bytes).")
+                self._read(length, "a frame")
+        except InvalidDumpFile as exc:
+            return exc
+
+    def _check_end(self, expected: bytes, kind: bytes, length: int) -> None:
         digest = self._read(length, "the end") if kind == _END and length == 32 else b""
         if digest != expected:
             raise InvalidDumpFile("The dump file is damaged: its checksum does not match.")
@@ -118,3 +147,4 @@ class FrameReader:
             raise InvalidDumpFile(f"The dump file is damaged (its end): {exc}.") from exc
         if rest:
             raise InvalidDumpFile("The dump file has data after its end.")
+        self.verified = True

@@ -100,22 +100,28 @@ class _Step:
 
 
 @contextmanager
-def _restoring(schema_name: str) -> Iterator[_Step]:
-    """Errors a caller can act on pass unchanged; the rest name the step that failed."""
+def _restoring(schema_name: str, reader: FrameReader) -> Iterator[_Step]:
+    """Errors a caller can act on pass unchanged; the rest name the step that failed,
+    unless the dump file turns out to be damaged (which is then the error)."""
     step = _Step()
     try:
         yield step
     except TenantError:
         raise
-    except IntegrityError as exc:
-        if step.current.startswith("registering"):
-            raise TenantAlreadyExists(
-                f"A tenant with schema {schema_name!r}, or one of the dump's domains, already "
-                "exists: choose another schema name, or give --domain or --no-domain."
-            ) from exc
-        raise ProvisioningError(schema_name, step.current, exc) from exc
     except Exception as exc:
-        raise ProvisioningError(schema_name, step.current, exc) from exc
+        damage = reader.damage()  # the transaction is rolled back: no SQL runs meanwhile
+        if damage is not None:
+            raise damage from exc
+        raise _restore_error(schema_name, step, exc) from exc
+
+
+def _restore_error(schema_name: str, step: _Step, exc: Exception) -> TenantError:
+    if isinstance(exc, IntegrityError) and step.current.startswith("registering"):
+        return TenantAlreadyExists(
+            f"A tenant with schema {schema_name!r}, or one of the dump's domains, already "
+            "exists: choose another schema name, or give --domain or --no-domain."
+        )
+    return ProvisioningError(schema_name, step.current, exc)
 
 
 def _new_tenant(header: dict[str, Any], schema_name: str, name: str | None) -> TenantBase:
@@ -277,7 +283,7 @@ def restore_tenant(
     source = header["schema_name"]
     with (
         operation(Action.RESTORE, schema_name, parameters, using=using) as op,
-        _restoring(schema_name) as step,
+        _restoring(schema_name, reader) as step,
         public_context(),
         fence([schema_name] if replace else [], using=using, on_wait=on_wait),
         transaction.atomic(using=using),
