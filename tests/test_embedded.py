@@ -23,6 +23,8 @@ pytestmark = pytest.mark.heavy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 USER = (
+    # faulthandler: a user that hangs shows where, on SIGUSR1 (see _finish)
+    "import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
     "from tenancy_app.embedded import embedded_database; import sys, time; "
     "embedded_database(sys.argv[1], 'app'); print('ready', flush=True); time.sleep(600)"
 )
@@ -61,21 +63,48 @@ def _start_user(data_dir: Path) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
+    _users.append(process)
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready", process.stderr.read()
     assert _postmaster(data_dir) is not None
     return process
 
 
+_users: list[subprocess.Popen[str]] = []
+
+
 def _finish(process: subprocess.Popen[str]) -> int:
-    """Wait for the process to exit, closing its pipes."""
-    process.communicate(timeout=30)
+    """Wait for the process to exit, closing its pipes; if it does not, fail with what
+    it and its children are doing (and kill them, see _no_server_left)."""
+    try:
+        process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        tree = _describe(process.pid)
+        process.send_signal(signal.SIGUSR1)  # the users' Python stacks, to stderr
+        time.sleep(1)
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate(timeout=30)
+        pytest.fail(f"process {process.pid} did not exit:\n{tree}\n{stderr}")
     return process.returncode
+
+
+def _describe(pid: int) -> str:
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+        return "\n".join(f"  {p.pid} {p.status()} {' '.join(p.cmdline())[:200]}" for p in tree)
+    except psutil.Error as exc:
+        return f"  ({exc})"
 
 
 @pytest.fixture(autouse=True)
 def _no_server_left(data_dir: Path) -> Iterator[None]:
     yield
+    for user in _users:  # a user left running would keep the server up for the next test
+        if user.poll() is None:
+            os.killpg(user.pid, signal.SIGKILL)
+            user.wait(30)
+    _users.clear()
     server = _postmaster(data_dir)
     if server is not None:  # a failed test must not leave it running for the next
         server.terminate()
