@@ -411,3 +411,36 @@ def test_the_template_brought_up_to_date_by_provisioning_after_planning_is_skipp
         (template, Outcome.SKIPPED, "")
     ]
     assert recorded(template, "notes") == ["0001_initial"]
+
+
+# --- leases: verified in bulk, not per schema --------------------------------------------------
+
+
+def test_the_schemas_to_migrate_are_verified_in_one_query_not_one_each(make_tenant, monkeypatch):
+    """Before a schema's first statement its lease must be valid (tenancy_app.leases);
+    migrate_schemas verifies all of them at once rather than one round trip each."""
+    from tenancy_app import leases
+    from tenancy_app.backends.postgresql import base as backend
+    from tenancy_app.migrator import workers
+
+    names = ["alpha", "beta", "gamma"]
+    for name in names:
+        make_tenant(name)
+    leases.revoke_all()  # as in a fresh process: nothing verified yet
+    one_by_one: list[str] = []
+    in_bulk: list[list[str]] = []
+
+    def renew(wrapper, lease):
+        one_by_one.append(lease.schema_name)
+        return leases.renew(wrapper, lease)
+
+    def renew_schemas(wrapper, schema_names):
+        in_bulk.append(list(schema_names))
+        return leases.renew_schemas(wrapper, schema_names)
+
+    monkeypatch.setattr(backend, "renew", renew)
+    monkeypatch.setattr(workers, "renew_schemas", renew_schemas)
+    out, _ = run(*only(names), "inventory", "0009", "--jobs", "1")
+    assert summary(out)["migrated"] == 3
+    assert in_bulk == [names]
+    assert not set(one_by_one) & set(names)
