@@ -35,6 +35,8 @@ from tests.servers import (
 )
 from tests.system import require_debian_package
 
+#: Only names the Unix socket (listen_addr is empty) in a folder of its own: no TCP port is
+#: taken, so two runs at once cannot collide.
 PORT = 6439
 CLIENTS = 6
 ROUNDS = 40
