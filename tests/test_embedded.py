@@ -54,6 +54,17 @@ def _stopped(data_dir: Path, timeout: float = 30) -> bool:
     return False
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C reaches a terminal's foreground job: undo an inherited SIG_IGN.
+
+    A shell starts background jobs (``cmd &`` in a script, ``nohup``) with SIGINT
+    ignored, and children inherit that; a Python started so never installs its
+    KeyboardInterrupt handler, and the test's Ctrl-C would do nothing (CI may be started
+    that way).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_user(data_dir: Path) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-c", USER, str(data_dir)],
@@ -62,6 +73,7 @@ def _start_user(data_dir: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=_as_in_a_terminal,
     )
     _users.append(process)
     assert process.stdout is not None
@@ -162,6 +174,7 @@ def test_ctrl_c_on_runserver_with_its_autoreloader_stops_the_server(data_dir: Pa
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_in_a_terminal,
     )
     try:
         deadline = time.monotonic() + 60
